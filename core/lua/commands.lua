@@ -1,0 +1,2 @@
+-- core/lua/commands.lua
+local rlaif = ...; local _ = rlaif

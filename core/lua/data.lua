@@ -1,0 +1,2 @@
+-- core/lua/data.lua
+local rlaif = ...; local _ = rlaif

@@ -1,0 +1,2 @@
+-- core/lua/rlaif.lua
+local rlaif = ...; local _ = rlaif

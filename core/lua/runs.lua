@@ -1,0 +1,2 @@
+-- core/lua/runs.lua
+local rlaif = ...; local _ = rlaif

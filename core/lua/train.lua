@@ -1,0 +1,2 @@
+-- core/lua/train.lua
+local rlaif = ...; local _ = rlaif
