@@ -30,7 +30,7 @@ typedef struct rlc_instance rlc_instance;
  *   1. each directory of $RLAIF_PLUGIN_PATH (colon-separated),
  *   2. `exe_dir`/plugins and `exe_dir` (the build tree puts the binary in
  *      build/ and the plugins under build/plugins/<kind>/<name>/),
- *   3. `exe_dir`/../lib/rlaif/plugins (a relocated install),
+ *   3. `exe_dir`/../<libdir>/rlaif/plugins (a relocated install),
  *   4. the install directory compiled in.
  * Directories are searched recursively (3 levels) for rlaif-<kind>-<name>.so.
  * exe_dir may be NULL.  Idempotent. */

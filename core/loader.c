@@ -59,7 +59,7 @@ void rlc_loader_init(const char *exe_dir)
         char buf[PATH_MAX];
         snprintf(buf, sizeof buf, "%s/plugins", exe_dir);
         add_dir(buf);
-        snprintf(buf, sizeof buf, "%s/../lib/rlaif/plugins", exe_dir);
+        snprintf(buf, sizeof buf, "%s/../%s", exe_dir, RLAIF_PLUGIN_RELDIR);
         add_dir(buf);
     }
     add_dir(RLAIF_PLUGIN_INSTALL_DIR);
