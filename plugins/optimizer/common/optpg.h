@@ -1,0 +1,79 @@
+/*
+ * optpg.h — the policy-gradient update shared by PPO, GRPO and RLOO.
+ *
+ * The three differ in how they turn rewards into per-token advantages;
+ * the rest is common and lives here:
+ *   pg_rollout  scores the batch once before any update: the "old"
+ *               logprobs (current policy, at the sampling temperature),
+ *               the reference logprobs and the old values;
+ *   pg_update   epochs x shuffled minibatches of the clipped surrogate,
+ *               with optional k-estimator KL in the loss, entropy bonus and
+ *               clipped value loss, the ratio guard and the NaN guard.
+ * Prefix `pg_`.
+ */
+#ifndef RLAIF_OPTPG_H
+#define RLAIF_OPTPG_H
+
+#include "optrun.h"
+
+/* Where values come from. */
+enum { PG_VALUES_NONE = 0, PG_VALUES_POLICY = 1, PG_VALUES_MODEL = 2 };
+
+typedef struct pg_cfg {
+    or_adam adam;
+    int64_t epochs;          /* passes over the batch */
+    int64_t minibatch_size;  /* sequences per update (0: the whole batch) */
+    double clip_low, clip_high;  /* ratio clipped to [1-clip_low, 1+clip_high] */
+    double ratio_bound;      /* skip a minibatch whose ratio leaves [1/b, b] (0: off) */
+    double max_approx_kl;    /* stop this step's updates once approx-KL exceeds it (0: off) */
+    double entropy_coef;     /* loss -= entropy_coef · mean entropy */
+    double kl_loss_coef;     /* loss += β · KL estimator vs the reference (GRPO) */
+    om_kl_kind kl_loss_kind;
+    om_agg agg;              /* how per-token policy losses are averaged */
+    double vf_coef, vf_clip; /* value loss weight and clip range (0: no clip) */
+    uint64_t seed;           /* minibatch shuffling */
+} pg_cfg;
+
+/* Config keys read by pg_cfg_read (for the plugin's list of known keys). */
+#define PG_KEYS                                                                       \
+    OR_ADAM_KEYS, "epochs", "minibatch_size", "clip_low", "clip_high", "ratio_bound", \
+        "max_approx_kl", "entropy_coef", "aggregation", "seed"
+
+/* Reads PG_KEYS with the given defaults for clipping and aggregation. */
+void pg_cfg_read(pconfig *c, pg_cfg *g, double default_lr, double default_clip,
+                 const char *default_agg);
+
+/* Scratch reused across steps (grown, never shrunk). */
+typedef struct pg_work {
+    /* batch-flat */
+    float *old_lp, *ref_lp, *old_val, *adv, *ret;
+    size_t cap_full;
+    /* minibatch-flat */
+    float *lp, *ent, *val, *g_lp, *g_ent, *g_val, *w, *s_old, *s_ref, *s_adv, *s_ret, *s_oldv;
+    uint8_t *s_mask;
+    size_t cap_sub;
+    size_t *order;
+    size_t cap_order;
+    or_sub sub;
+} pg_work;
+
+void pg_work_free(pg_work *w);
+
+/* Fills w->old_lp (and w->old_val when value_mode, w->ref_lp when
+ * want_ref) for the whole batch; no activations are kept. */
+rlaif_status pg_rollout(pg_work *w, const rlaif_opt_models *m, const rlaif_seqs *s,
+                        const or_layout *l, float temperature, int value_mode, int want_ref,
+                        const char *who, char *err, size_t errlen);
+
+/* Runs the update with advantages in w->adv (and returns in w->ret when
+ * value_mode).  *updates counts model updates (for the lr schedule);
+ * `step_no` names the optimizer step in error messages.  Adds to `st`:
+ * policy_loss, entropy, approx_kl, clip_frac, ratio_max, grad_norm, lr,
+ * minibatches, skipped_minibatches, early_stopped, and with values
+ * value_loss, value_clip_frac; with kl_loss_coef, kl_loss. */
+rlaif_status pg_update(pg_work *w, const pg_cfg *c, const rlaif_opt_models *m,
+                       const rlaif_seqs *s, const or_layout *l, float temperature, int value_mode,
+                       uint64_t *updates, uint64_t step_no, or_stats *st, const char *who,
+                       char *err, size_t errlen);
+
+#endif
