@@ -38,7 +38,7 @@ typedef struct ref_config {
 } ref_config;
 
 typedef struct ref_tensor {
-    char name[128];
+    char name[160];
     size_t offset, numel, ndim, shape[2];
     bool trainable; /* has a gradient */
     bool decay;     /* a matrix: weight decay applies */

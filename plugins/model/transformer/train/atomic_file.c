@@ -34,6 +34,8 @@ int atomic_file_open(atomic_file *af, const char *path, char *err, size_t errlen
     af->path = str_dup(path);
     af->tmp_path = malloc(n);
     if (!af->path || !af->tmp_path) {
+        free(af->tmp_path); /* nothing created yet: free, do not unlink */
+        af->tmp_path = NULL;
         atomic_file_abort(af);
         set_err(err, errlen, "%s: out of memory", path);
         return -1;
