@@ -551,8 +551,8 @@ double ref_flops_per_token_fwd(const ref_model *m)
            kd = (double)(c->n_kv_heads * c->head_dim);
     double per_layer = c->arch == REF_GPT2 ? 2.0 * (C * 3 * C + C * C + 2 * C * H)
                                            : 2.0 * (C * qd + 2 * C * kd + qd * C + 3 * C * H);
-    /* causal attention: QK^T and PV, on average T/2 keys per query (the
-     * sgemm computes all T; utilisation counts the useful half). */
-    per_layer += 2.0 * 2.0 * qd * (double)m->t / 2.0;
+    /* attention: QK^T and PV over all T keys (the PaLM convention; the
+     * causal half of it is what is useful) */
+    per_layer += 2.0 * 2.0 * qd * (double)m->t;
     return (double)c->n_layers * per_layer + 2.0 * C * (double)c->vocab;
 }

@@ -224,6 +224,49 @@ START_TEST(test_llama_tiny_lora)
 }
 END_TEST
 
+/* Gradient accumulation: the golden batch as two micro-batches of one
+ * sequence each, the loss normalised over the whole accumulated batch
+ * (dlogprob = -1 / 46 for every predicted token), adds up to the golden
+ * gradients of the full batch. */
+START_TEST(test_llama_tiny_accumulated)
+{
+    char dir[512], path[600], err[256];
+    st_golden_path(dir, sizeof dir, "llama_tiny");
+    ref_config cfg = config_from(dir);
+    ref_model m;
+    ck_assert_int_eq(ref_init(&m, &cfg), 0);
+    st_file f, g;
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    ck_assert_msg(st_open(&f, path, err, sizeof err) == 0, "%s", err);
+    load_params(&m, &f);
+    snprintf(path, sizeof path, "%s/golden.safetensors", dir);
+    ck_assert_msg(st_open(&g, path, err, sizeof err) == 0, "%s", err);
+    size_t nid;
+    int32_t *ids = st_get_i32(&g, "input_ids", &nid);
+    size_t T = nid / 2;
+    ck_assert_int_eq(ref_alloc_acts(&m, 1, T), 0);
+    float *dlp = tu_zeros(T);
+    for (size_t t = 0; t + 1 < T; t++) dlp[t] = -1.0f / (float)(2 * (T - 1));
+    ref_zero_grads(&m);
+    for (size_t s = 0; s < 2; s++) {
+        ref_forward(&m, ids + s * T, 1.0f, NULL, NULL);
+        ref_backward(&m, dlp);
+    }
+    for (size_t i = 0; i < m.n_tensors; i++) {
+        char name[256];
+        grad_name_plain(name, sizeof name, m.tensors[i].name);
+        float *want = st_get_f32(&g, name, NULL);
+        double e = tu_rel_err(m.grads + m.tensors[i].offset, want, m.tensors[i].numel, 1e-12);
+        ck_assert_msg(e < 1e-4, "%s: accumulated gradient off by %.3g", m.tensors[i].name, e);
+        free(want);
+    }
+    free(ids), free(dlp);
+    st_close(&f);
+    st_close(&g);
+    ref_free(&m);
+}
+END_TEST
+
 /* The whole stack by finite differences, on what the goldens do not
  * cover: temperature, the interleaved rope, Qwen2 q/k/v biases and an
  * arbitrary weighting of the per-token logprobs. */
@@ -286,6 +329,7 @@ static Suite *golden_suite(void)
     tcase_add_test(tc, test_llama_tiny);
     tcase_add_test(tc, test_gpt2_tiny);
     tcase_add_test(tc, test_llama_tiny_lora);
+    tcase_add_test(tc, test_llama_tiny_accumulated);
     tcase_add_test(tc, test_stack_fd_variants);
     suite_add_tcase(s, tc);
     return s;
