@@ -1,0 +1,271 @@
+/*
+ * llm_compare.c — pairwise preferences p(a ≻ b).
+ *
+ * Instruct mode: the model reads the constitution's comparison question
+ * with the two responses shown in both orders; each order gives
+ * σ(l_first − l_second) from the log-likelihoods of the two choice labels,
+ * and the orders are averaged (prefmath.h).  With `cot`, a greedy rationale
+ * is generated first and the choice is read after it.
+ *
+ * Probe mode: each response gets a probe margin and p(a ≻ b) =
+ * σ(scale·(margin(a) − margin(b))); no order is involved.
+ *
+ * Both modes evaluate each pair in its canonical order (the byte-wise
+ * smaller response is "x") so that compare(a, b) = 1 − compare(b, a)
+ * exactly (see lab_pair_combine).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "llm.h"
+#include "prefmath.h"
+
+/* What one request needs beyond its text. */
+typedef struct pair_plan {
+    size_t principle;
+    const char *x, *y;   /* canonical order */
+    int a_is_x;
+    int tie;             /* a and b are the same text: p = 1/2, no model call */
+} pair_plan;
+
+static void plan_pairs(llm_labeler *L, size_t n, const rlaif_compare_req *reqs, pair_plan *plan)
+{
+    for (size_t i = 0; i < n; i++) {
+        const rlaif_compare_req *r = &reqs[i];
+        plan[i].principle = llm_pick_principle(L, llm_request_seed(L, r->seed), 0);
+        plan[i].a_is_x = lab_canonical_first(r->a, r->b);
+        plan[i].x = plan[i].a_is_x ? r->a : r->b;
+        plan[i].y = plan[i].a_is_x ? r->b : r->a;
+        plan[i].tie = strcmp(r->a, r->b) == 0;
+    }
+}
+
+static void answer(llm_labeler *L, const pair_plan *pl, double px_first, double px_second,
+                   int two_orders, rlaif_compare_result *res)
+{
+    lab_pair_result pr;
+    lab_pair_combine(px_first, px_second, pl->a_is_x, L->clamp_hi, &pr);
+    res->p_a = pr.p_a;
+    res->p_a_first = pr.p_a_first;
+    res->p_a_second = pr.p_a_second;
+    res->principle_id = L->con->principles[pl->principle].id;
+    res->rationale = NULL;
+    L->n_compare++;
+    if (two_orders) {
+        L->n_two_order++;
+        L->n_disagree += (uint64_t)pr.orders_disagree;
+        L->n_first_wins += (uint64_t)(px_first > 0.5) + (uint64_t)(px_second < 0.5);
+    }
+}
+
+static void free_texts(char **t, size_t n)
+{
+    for (size_t i = 0; t && i < n; i++) free(t[i]);
+    free(t);
+}
+
+/* ===== Instruct mode ==================================================== */
+
+/* Appends " rationale" and the answer prefix to each order's text. */
+static rlaif_status add_rationales(llm_labeler *L, size_t m, char **texts, char **rationales,
+                                   uint64_t seed, char *err, size_t errlen)
+{
+    rlaif_status st = llm_generate_text(L, m, (const char *const *)texts,
+                                        L->max_rationale_tokens, 0.0f, seed, rationales, err,
+                                        errlen);
+    for (size_t k = 0; k < m && !st; k++) {
+        sbuf b;
+        sbuf_init(&b);
+        sbuf_puts(&b, texts[k]);
+        sbuf_puts(&b, " ");
+        sbuf_puts(&b, rationales[k]);
+        st = llm_cot_answer_text(L, &b, err, errlen);
+        char *t = sbuf_take(&b);
+        if (!st && !t) st = rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
+        if (st) {
+            free(t);
+            break;
+        }
+        free(texts[k]);
+        texts[k] = t;
+    }
+    return st;
+}
+
+static rlaif_status compare_instruct(llm_labeler *L, size_t n, const rlaif_compare_req *reqs,
+                                     const pair_plan *plan, rlaif_compare_result *results,
+                                     char *err, size_t errlen)
+{
+    /* Two texts (x first, y first) per request that needs the model. */
+    size_t *active = malloc(n * sizeof *active);
+    char **texts = calloc(2 * n, sizeof *texts);
+    char **rationales = calloc(2 * n, sizeof *rationales);
+    double *ll = malloc(4 * n * sizeof *ll);
+    rlaif_status st = RLAIF_OK;
+    if (!active || !texts || !rationales || !ll)
+        st = rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
+    size_t m = 0;
+    for (size_t i = 0; i < n && !st; i++) {
+        if (plan[i].tie) continue;
+        for (int order = 0; order < 2 && !st; order++) {
+            sbuf b;
+            sbuf_init(&b);
+            const char *first = order ? plan[i].y : plan[i].x;
+            const char *second = order ? plan[i].x : plan[i].y;
+            st = llm_compare_text(L, plan[i].principle, reqs[i].prompt, first, second, L->cot,
+                                  &b, err, errlen);
+            texts[2 * m + (size_t)order] = sbuf_take(&b);
+            if (!st && !texts[2 * m + (size_t)order])
+                st = rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
+        }
+        active[m++] = i;
+    }
+    /* Rationales are greedy, so the seed only matters to models that ignore
+     * temperature 0; one stream per text keeps them independent anyway. */
+    if (!st && L->cot && m)
+        st = add_rationales(L, 2 * m, texts, rationales, llm_request_seed(L, reqs[active[0]].seed),
+                            err, errlen);
+    const char *labels[2] = {L->con->choices[0], L->con->choices[1]};
+    if (!st) st = llm_label_loglik(L, 2 * m, (const char *const *)texts, 2, labels, ll, err, errlen);
+    for (size_t k = 0; k < m && !st; k++) {
+        size_t i = active[k];
+        const double *l1 = ll + 4 * k, *l2 = ll + 4 * k + 2;
+        double px_first = lab_softmax2(l1[0], l1[1]);  /* x shown as the first choice */
+        double px_second = lab_softmax2(l2[1], l2[0]); /* x shown as the second choice */
+        answer(L, &plan[i], px_first, px_second, 1, &results[i]);
+        if (L->cot) {
+            /* The rationale of the order in which `a` was shown first. */
+            size_t which = 2 * k + (plan[i].a_is_x ? 0 : 1);
+            results[i].rationale = llm_results_keep(L, rationales[which]);
+            rationales[which] = NULL;
+            if (!results[i].rationale)
+                st = rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
+        }
+    }
+    free(active);
+    free_texts(texts, 2 * n);
+    free_texts(rationales, 2 * n);
+    free(ll);
+    return st;
+}
+
+/* ===== Probe mode ======================================================= */
+
+rlaif_status llm_probe_margins(llm_labeler *L, size_t n, const char *const *prompts,
+                               const char *const *responses, const size_t *principle,
+                               double *margin, char *err, size_t errlen)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        const lab_probe *pr = lab_constitution_probe(L->con, principle[i]);
+        total += pr->n_positive + pr->n_negative;
+    }
+    char **texts = calloc(total ? total : 1, sizeof *texts);
+    double *ll = malloc((total ? total : 1) * sizeof *ll);
+    rlaif_status st = RLAIF_OK;
+    if (!texts || !ll) st = rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
+    size_t q = 0;
+    for (size_t i = 0; i < n && !st; i++) {
+        const lab_probe *pr = lab_constitution_probe(L->con, principle[i]);
+        for (size_t v = 0; v < pr->n_positive + pr->n_negative && !st; v++) {
+            const char *variant = v < pr->n_positive ? pr->positive[v]
+                                                     : pr->negative[v - pr->n_positive];
+            sbuf b;
+            sbuf_init(&b);
+            st = llm_probe_text(L, pr, prompts[i], responses[i], variant, &b, err, errlen);
+            texts[q] = sbuf_take(&b);
+            if (!st && !texts[q]) st = rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
+            q++;
+        }
+    }
+    if (!st) st = llm_text_loglik(L, total, (const char *const *)texts, ll, err, errlen);
+    q = 0;
+    for (size_t i = 0; i < n && !st; i++) {
+        const lab_probe *pr = lab_constitution_probe(L->con, principle[i]);
+        margin[i] = lab_probe_margin(ll + q, pr->n_positive, ll + q + pr->n_positive,
+                                     pr->n_negative);
+        q += pr->n_positive + pr->n_negative;
+    }
+    free_texts(texts, total);
+    free(ll);
+    return st;
+}
+
+static rlaif_status compare_probe(llm_labeler *L, size_t n, const rlaif_compare_req *reqs,
+                                  const pair_plan *plan, rlaif_compare_result *results,
+                                  char *err, size_t errlen)
+{
+    const char **prompts = malloc(2 * n * sizeof *prompts);
+    const char **cands = malloc(2 * n * sizeof *cands);
+    size_t *principle = malloc(2 * n * sizeof *principle);
+    size_t *active = malloc(n * sizeof *active);
+    double *margin = malloc(2 * n * sizeof *margin);
+    rlaif_status st = RLAIF_OK;
+    if (!prompts || !cands || !principle || !active || !margin)
+        st = rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
+    size_t m = 0;
+    for (size_t i = 0; i < n && !st; i++) {
+        if (plan[i].tie) continue;
+        for (int c = 0; c < 2; c++) {
+            prompts[2 * m + (size_t)c] = reqs[i].prompt;
+            cands[2 * m + (size_t)c] = c ? plan[i].y : plan[i].x;
+            principle[2 * m + (size_t)c] = plan[i].principle;
+        }
+        active[m++] = i;
+    }
+    if (!st) st = llm_probe_margins(L, 2 * m, prompts, cands, principle, margin, err, errlen);
+    for (size_t k = 0; k < m && !st; k++) {
+        size_t i = active[k];
+        double scale = lab_constitution_probe(L->con, plan[i].principle)->scale;
+        double px = lab_sigmoid(scale * (margin[2 * k] - margin[2 * k + 1]));
+        answer(L, &plan[i], px, px, 0, &results[i]);
+    }
+    free(prompts);
+    free(cands);
+    free(principle);
+    free(active);
+    free(margin);
+    return st;
+}
+
+/* ===== Entry ============================================================ */
+
+rlaif_status llm_compare(void *self, size_t n, const rlaif_compare_req *reqs,
+                         rlaif_compare_result *results, char *err, size_t errlen)
+{
+    llm_labeler *L = self;
+    llm_results_reset(L);
+    if (n == 0) return RLAIF_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (!reqs[i].a || !reqs[i].b)
+            return rlaif_errorf(err, errlen, RLAIF_E_INVALID, LLM_WHO ": compare %zu: a or b is NULL", i);
+    }
+    pair_plan *plan = malloc(n * sizeof *plan);
+    if (!plan) return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
+    plan_pairs(L, n, reqs, plan);
+    /* Ties need no model: both orders are the same question. */
+    for (size_t i = 0; i < n; i++)
+        if (plan[i].tie) answer(L, &plan[i], 0.5, 0.5, 0, &results[i]);
+    /* A NULL prompt reads as empty. */
+    int null_prompt = 0;
+    for (size_t i = 0; i < n; i++) null_prompt |= reqs[i].prompt == NULL;
+    rlaif_compare_req *fixed = NULL;
+    if (null_prompt) {
+        fixed = malloc(n * sizeof *fixed);
+        if (!fixed) {
+            free(plan);
+            return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
+        }
+        for (size_t i = 0; i < n; i++) {
+            fixed[i] = reqs[i];
+            if (!fixed[i].prompt) fixed[i].prompt = "";
+        }
+        reqs = fixed;
+    }
+    rlaif_status st = L->mode == LAB_MODE_PROBE
+                          ? compare_probe(L, n, reqs, plan, results, err, errlen)
+                          : compare_instruct(L, n, reqs, plan, results, err, errlen);
+    free(fixed);
+    free(plan);
+    return st;
+}
