@@ -1,0 +1,485 @@
+/*
+ * tok_hf_encode.c — text to ids the way Hugging Face `tokenizers` does it:
+ *
+ *   1. added tokens are found in the raw text (leftmost, longest first) and
+ *      cut it into segments; each token becomes its id directly;
+ *   2. every other non-empty segment is normalized, then pre-tokenized into
+ *      pieces (ByteLevel, Split, Metaspace ... in order, empty pieces
+ *      dropped after each step);
+ *   3. each piece is a BPE word: its chars (or byte-fallback tokens, or
+ *      unk) merged by rank;
+ *   4. the post-processor's special tokens wrap the result when asked.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tok_internal.h"
+
+/* Scratch for one encode call (the tokenizer itself stays read-only). */
+typedef struct enc {
+    const tokenizer *t;
+    pcre2_match_data *md;
+    tok_pieces a, b;            /* current and next piece lists */
+    tok_buf tmp;                /* normalizer output */
+    tok_ids word;               /* symbols of one BPE word */
+    tok_bpe_work bpe;
+    tok_ids *out;
+} enc;
+
+static int is_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* ASCII letters, digits, '_' and any non-ASCII byte count as word chars
+ * (for single_word added tokens). */
+static int is_word_byte(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+           c >= 0x80;
+}
+
+static size_t char_len(const char *s, size_t n)
+{
+    size_t k = tok_utf8_valid_len((const unsigned char *)s, n);
+    return k ? k : 1;
+}
+
+/* ===== Regex matches ==================================================== */
+
+/* One part of a piece: a match of the pattern or the gap between two. */
+typedef struct part {
+    size_t start, end;
+    int is_match;
+} part;
+
+typedef struct parts {
+    part *p;
+    size_t n, cap;
+} parts;
+
+static int parts_add(parts *ps, size_t start, size_t end, int is_match)
+{
+    if (ps->n == ps->cap) {
+        size_t cap = ps->cap ? ps->cap * 2 : 64;
+        part *p = realloc(ps->p, cap * sizeof *p);
+        if (!p)
+            return -1;
+        ps->p = p;
+        ps->cap = cap;
+    }
+    ps->p[ps->n++] = (part){start, end, is_match};
+    return 0;
+}
+
+/* Cuts s[0..n) into matches of re and the gaps between them (empty
+ * matches are skipped, as they would only make empty pieces). */
+static int find_parts(enc *e, const pcre2_code *re, const char *s, size_t n, int invert, parts *ps)
+{
+    size_t at = 0, prev = 0;
+    ps->n = 0;
+    while (at <= n) {
+        int rc = pcre2_match(re, (PCRE2_SPTR)s, n, at, PCRE2_NO_UTF_CHECK, e->md, NULL);
+        if (rc == PCRE2_ERROR_NOMATCH)
+            break;
+        if (rc < 0)
+            return -1;
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(e->md);
+        size_t ms = ov[0], me = ov[1];
+        if (me <= ms) {
+            /* Empty match: step over one char and try again. */
+            if (ms >= n)
+                break;
+            at = ms + char_len(s + ms, n - ms);
+            continue;
+        }
+        if (ms > prev && parts_add(ps, prev, ms, invert))
+            return -1;
+        if (parts_add(ps, ms, me, !invert))
+            return -1;
+        prev = at = me;
+    }
+    if (prev < n && parts_add(ps, prev, n, invert))
+        return -1;
+    return 0;
+}
+
+/* Emits the pieces of s that the split behaviour keeps, following HF's
+ * SplitDelimiterBehavior (a "match" here is a delimiter). */
+static int emit_parts(tok_pieces *out, const char *s, const parts *ps, tok_split_behavior how)
+{
+    size_t first = out->n;
+    int prev_match = 0;
+    for (size_t i = 0; i < ps->n; i++) {
+        const part *p = &ps->p[i];
+        const char *ptr = s + p->start;
+        size_t len = p->end - p->start;
+        int rc = 0;
+        switch (how) {
+        case TOK_SPLIT_REMOVED:
+            if (!p->is_match)
+                rc = tok_pieces_add(out, ptr, len);
+            break;
+        case TOK_SPLIT_ISOLATED:
+            rc = tok_pieces_add(out, ptr, len);
+            break;
+        case TOK_SPLIT_MERGED_PREV:
+            if (p->is_match && !prev_match && out->n > first)
+                rc = tok_pieces_extend_last(out, ptr, len);
+            else
+                rc = tok_pieces_add(out, ptr, len);
+            break;
+        case TOK_SPLIT_MERGED_NEXT: {
+            /* A delimiter joins the part after it unless that part is a
+             * delimiter too. */
+            const part *next = i + 1 < ps->n ? &ps->p[i + 1] : NULL;
+            if (p->is_match && next && !next->is_match) {
+                rc = tok_pieces_add(out, ptr, next->end - p->start);
+                i++;
+                prev_match = 0;
+                if (rc)
+                    return -1;
+                continue;
+            }
+            rc = tok_pieces_add(out, ptr, len);
+            break;
+        }
+        case TOK_SPLIT_CONTIGUOUS:
+            if (p->is_match && prev_match && out->n > first)
+                rc = tok_pieces_extend_last(out, ptr, len);
+            else
+                rc = tok_pieces_add(out, ptr, len);
+            break;
+        }
+        if (rc)
+            return -1;
+        prev_match = p->is_match;
+    }
+    return 0;
+}
+
+/* ===== Normalizers ====================================================== */
+
+/* Replaces every match of re in s by content, into e->tmp. */
+static int replace_all(enc *e, const pcre2_code *re, const char *content, size_t clen,
+                       const char *s, size_t n)
+{
+    parts ps = {0};
+    e->tmp.len = 0;
+    int rc = find_parts(e, re, s, n, 0, &ps);
+    for (size_t i = 0; rc == 0 && i < ps.n; i++) {
+        const part *p = &ps.p[i];
+        rc = p->is_match ? tok_buf_add(&e->tmp, content, clen)
+                         : tok_buf_add(&e->tmp, s + p->start, p->end - p->start);
+    }
+    free(ps.p);
+    return rc;
+}
+
+/* Runs the normalizers over the segment, leaving it as the only piece of
+ * e->a. */
+static int normalize(enc *e, const char *s, size_t n)
+{
+    const tokenizer *t = e->t;
+    tok_pieces_clear(&e->a);
+    if (tok_pieces_add(&e->a, s, n))
+        return -1;
+    for (size_t k = 0; k < t->n_norm; k++) {
+        const tok_norm *nm = &t->norm[k];
+        const char *cur = tok_piece(&e->a, 0);
+        size_t len = e->a.len[0];
+        e->tmp.len = 0;
+        int rc = 0;
+        switch (nm->kind) {
+        case TOK_NORM_NONE:
+            continue;
+        case TOK_NORM_REPLACE:
+            rc = replace_all(e, nm->re, nm->content, nm->content_len, cur, len);
+            break;
+        case TOK_NORM_PREPEND:
+            rc = len == 0 ? tok_buf_add(&e->tmp, cur, len)
+                          : tok_buf_add(&e->tmp, nm->content, nm->content_len) ||
+                                tok_buf_add(&e->tmp, cur, len);
+            break;
+        case TOK_NORM_STRIP: {
+            size_t lo = 0, hi = len;
+            while (nm->left && lo < hi && is_space((unsigned char)cur[lo]))
+                lo++;
+            while (nm->right && hi > lo && is_space((unsigned char)cur[hi - 1]))
+                hi--;
+            rc = tok_buf_add(&e->tmp, cur + lo, hi - lo);
+            break;
+        }
+        }
+        if (rc)
+            return -1;
+        tok_pieces_clear(&e->a);
+        if (tok_pieces_add(&e->a, e->tmp.p, e->tmp.len))
+            return -1;
+    }
+    return 0;
+}
+
+/* ===== Pre-tokenizers =================================================== */
+
+/* GPT-2 byte-level: every byte becomes its printable stand-in char. */
+static int add_byte_level(tok_pieces *out, const char *s, size_t n)
+{
+    char buf[512];
+    if (tok_pieces_add(out, "", 0))
+        return -1;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        k += tok_utf8_put(tok_byte_to_cp((unsigned char)s[i]), buf + k);
+        if (k > sizeof buf - 4 || i + 1 == n) {
+            if (tok_pieces_extend_last(out, buf, k))
+                return -1;
+            k = 0;
+        }
+    }
+    return 0;
+}
+
+static int pre_byte_level(enc *e, const tok_pre *p, const char *s, size_t n, parts *ps)
+{
+    tok_buf *tmp = &e->tmp;
+    tmp->len = 0;
+    if (p->add_prefix_space && (n == 0 || s[0] != ' ') && tok_buf_add(tmp, " ", 1))
+        return -1;
+    if (tok_buf_add(tmp, s, n))
+        return -1;
+    if (!p->re)
+        return add_byte_level(&e->b, tmp->p, tmp->len);
+    if (find_parts(e, p->re, tmp->p, tmp->len, 0, ps))
+        return -1;
+    for (size_t i = 0; i < ps->n; i++)
+        if (add_byte_level(&e->b, tmp->p + ps->p[i].start, ps->p[i].end - ps->p[i].start))
+            return -1;
+    return 0;
+}
+
+/* Metaspace: spaces become the replacement char, which may be prepended,
+ * and each occurrence of it may start a new piece. */
+static int pre_metaspace(enc *e, const tok_pre *p, const char *s, size_t n, int at_start)
+{
+    tok_buf *tmp = &e->tmp;
+    tmp->len = 0;
+    /* "Starts with the replacement" is judged after spaces are replaced. */
+    int starts = (n > 0 && s[0] == ' ') || (n >= p->repl_len && memcmp(s, p->repl, p->repl_len) == 0);
+    int prepend = p->prepend == TOK_PREPEND_ALWAYS || (p->prepend == TOK_PREPEND_FIRST && at_start);
+    if (prepend && !starts && tok_buf_add(tmp, p->repl, p->repl_len))
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == ' ' ? tok_buf_add(tmp, p->repl, p->repl_len) : tok_buf_add(tmp, s + i, 1))
+            return -1;
+    if (!p->split)
+        return tok_pieces_add(&e->b, tmp->p, tmp->len);
+    size_t start = 0;
+    for (size_t i = 1; i + p->repl_len <= tmp->len; i++) {
+        if (memcmp(tmp->p + i, p->repl, p->repl_len) == 0) {
+            if (tok_pieces_add(&e->b, tmp->p + start, i - start))
+                return -1;
+            start = i;
+        }
+    }
+    return tok_pieces_add(&e->b, tmp->p + start, tmp->len - start);
+}
+
+/* Drops the empty pieces of a list (HF never keeps them). */
+static void drop_empty(tok_pieces *p)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->len[i] == 0)
+            continue;
+        p->off[k] = p->off[i];
+        p->len[k] = p->len[i];
+        k++;
+    }
+    p->n = k;
+}
+
+/* Runs the pre-tokenizers over e->a, leaving the pieces in e->a. */
+static int pre_tokenize(enc *e, int at_start)
+{
+    const tokenizer *t = e->t;
+    parts ps = {0};
+    int rc = 0;
+    for (size_t k = 0; rc == 0 && k < t->n_pre; k++) {
+        const tok_pre *p = &t->pre[k];
+        tok_pieces_clear(&e->b);
+        for (size_t i = 0; rc == 0 && i < e->a.n; i++) {
+            const char *s = tok_piece(&e->a, i);
+            size_t n = e->a.len[i];
+            switch (p->kind) {
+            case TOK_PRE_BYTELEVEL:
+                rc = pre_byte_level(e, p, s, n, &ps);
+                break;
+            case TOK_PRE_SPLIT:
+                rc = find_parts(e, p->re, s, n, p->invert, &ps) ||
+                     emit_parts(&e->b, s, &ps, p->behavior);
+                break;
+            case TOK_PRE_METASPACE:
+                rc = pre_metaspace(e, p, s, n, at_start && i == 0);
+                break;
+            }
+        }
+        drop_empty(&e->b);
+        tok_pieces tmp = e->a;
+        e->a = e->b;
+        e->b = tmp;
+    }
+    free(ps.p);
+    return rc;
+}
+
+/* ===== The BPE model ==================================================== */
+
+static int hf_pair(const void *ctx, int32_t a, int32_t b, double *prio, int32_t *merged)
+{
+    const tokenizer *t = ctx;
+    int32_t rank;
+    if (!tok_pairmap_get(&t->merges, a, b, &rank, merged))
+        return 0;
+    *prio = rank;
+    return 1;
+}
+
+/* The initial symbols of one char: its token, its byte tokens, or unk. */
+static int char_symbols(enc *e, const char *c, size_t n, int *last_unk)
+{
+    const tokenizer *t = e->t;
+    int32_t id = tok_strmap_get(&t->vocab, c, n);
+    if (id >= 0) {
+        *last_unk = 0;
+        return tok_ids_push(&e->word, id);
+    }
+    if (t->byte_fallback) {
+        size_t k = 0;
+        while (k < n && t->byte_id[(unsigned char)c[k]] >= 0)
+            k++;
+        if (k == n) {
+            for (k = 0; k < n; k++)
+                if (tok_ids_push(&e->word, t->byte_id[(unsigned char)c[k]]))
+                    return -1;
+            *last_unk = 0;
+            return 0;
+        }
+    }
+    if (t->unk < 0)
+        return 0;   /* HF drops a char it cannot represent */
+    if (t->fuse_unk && *last_unk)
+        return 0;
+    *last_unk = 1;
+    return tok_ids_push(&e->word, t->unk);
+}
+
+static int bpe_word(enc *e, const char *s, size_t n)
+{
+    const tokenizer *t = e->t;
+    if (t->ignore_merges) {
+        int32_t id = tok_strmap_get(&t->vocab, s, n);
+        if (id >= 0)
+            return tok_ids_push(e->out, id);
+    }
+    e->word.len = 0;
+    int last_unk = 0;
+    for (size_t i = 0; i < n;) {
+        size_t k = char_len(s + i, n - i);
+        if (char_symbols(e, s + i, k, &last_unk))
+            return -1;
+        i += k;
+    }
+    size_t count = e->word.len;
+    if (tok_bpe_merge(&e->bpe, e->word.p, &count, hf_pair, t))
+        return -1;
+    for (size_t i = 0; i < count; i++)
+        if (tok_ids_push(e->out, e->word.p[i]))
+            return -1;
+    return 0;
+}
+
+/* Normalize, pre-tokenize and BPE one segment between added tokens. */
+static int encode_segment(enc *e, const char *s, size_t n, int at_start)
+{
+    if (n == 0)
+        return 0;
+    if (normalize(e, s, n) || pre_tokenize(e, at_start))
+        return -1;
+    for (size_t i = 0; i < e->a.n; i++)
+        if (bpe_word(e, tok_piece(&e->a, i), e->a.len[i]))
+            return -1;
+    return 0;
+}
+
+/* ===== Added tokens ===================================================== */
+
+/* The longest added token matching at s[i], or NULL. */
+static const tok_added *added_at(const tokenizer *t, const char *s, size_t n, size_t i)
+{
+    for (size_t k = 0; k < t->n_added; k++) {
+        const tok_added *a = &t->added[k];
+        if (a->len > n - i || memcmp(s + i, a->content, a->len) != 0)
+            continue;
+        if (a->single_word && ((i > 0 && is_word_byte((unsigned char)s[i - 1])) ||
+                               (i + a->len < n && is_word_byte((unsigned char)s[i + a->len]))))
+            continue;
+        return a;
+    }
+    return NULL;
+}
+
+static int encode_text(enc *e, const char *s, size_t n)
+{
+    const tokenizer *t = e->t;
+    size_t seg = 0, i = 0;
+    while (i < n) {
+        const tok_added *a = t->added_first[(unsigned char)s[i]] ? added_at(t, s, n, i) : NULL;
+        if (!a) {
+            i++;
+            continue;
+        }
+        size_t end = seg < i ? i : seg;
+        if (a->lstrip)
+            while (end > seg && is_space((unsigned char)s[end - 1]))
+                end--;
+        if (encode_segment(e, s + seg, end - seg, seg == 0) || tok_ids_push(e->out, a->id))
+            return -1;
+        i += a->len;
+        if (a->rstrip)
+            while (i < n && is_space((unsigned char)s[i]))
+                i++;
+        seg = i;
+    }
+    return encode_segment(e, s + seg, n - seg, seg == 0);
+}
+
+rlaif_status tok_hf_encode(const tokenizer *t, const char *text, size_t len, int add_bos,
+                           tok_ids *out, char *err, size_t errlen)
+{
+    size_t n;
+    char *s = tok_utf8_lossy(text, len, &n);
+    enc e = {.t = t, .out = out};
+    e.md = pcre2_match_data_create(8, NULL);
+    int rc = !s || !e.md;
+    for (size_t i = 0; !rc && add_bos && i < t->n_prefix; i++)
+        rc = tok_ids_push(out, t->prefix_ids[i]);
+    if (!rc)
+        rc = encode_text(&e, s, n);
+    for (size_t i = 0; !rc && add_bos && i < t->n_suffix; i++)
+        rc = tok_ids_push(out, t->suffix_ids[i]);
+    free(s);
+    if (e.md)
+        pcre2_match_data_free(e.md);
+    tok_pieces_free(&e.a);
+    tok_pieces_free(&e.b);
+    free(e.tmp.p);
+    free(e.word.p);
+    tok_bpe_work_free(&e.bpe);
+    if (rc) {
+        tok_errf(err, errlen, "%s: encoding failed (out of memory or a regex match error) on a "
+                 "text of %zu bytes", t->path, len);
+        return RLAIF_E_NOMEM;
+    }
+    return RLAIF_OK;
+}

@@ -1,0 +1,276 @@
+/*
+ * test_tokenizer_hf.c — tokenizer.json against Hugging Face `tokenizers`:
+ * the shared GPT-2 golden vectors, and reference ids made with the Rust
+ * tokenizer (node bindings) for Qwen3, GPT-2 and two sentencepiece-style
+ * files (see data/README.md).  Every case checks the ids with and without
+ * special tokens and both decodings, byte for byte.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tok_test_util.h"
+#include "tokenizer.h"
+
+static tokenizer *load_hf(const char *path)
+{
+    char err[512];
+    tokenizer *t = tokenizer_load_hf(path, err, sizeof err);
+    ck_assert_msg(t != NULL, "load %s: %s", path, err);
+    return t;
+}
+
+static void check_encode(tokenizer *t, const char *what, const char *text, size_t len, int bos,
+                         const int32_t *want, size_t nwant)
+{
+    char err[512];
+    int32_t *ids;
+    size_t n;
+    ck_assert_msg(tokenizer_encode(t, text, len, bos, &ids, &n, err, sizeof err) == RLAIF_OK,
+                  "%s: %s", what, err);
+    char got[4096];
+    snprintf(got, sizeof got, "%s", tt_fmt_ids(ids, n));
+    ck_assert_msg(n == nwant && (n == 0 || memcmp(ids, want, n * sizeof *ids) == 0),
+                  "%s (add_bos %d):\n  got  [%s]\n  want [%s]", what, bos, got,
+                  tt_fmt_ids(want, nwant));
+    free(ids);
+}
+
+static void check_decode(tokenizer *t, const char *what, const int32_t *ids, size_t n, int skip,
+                         const char *want, size_t want_len)
+{
+    char err[512], *s;
+    size_t len;
+    ck_assert_msg(tokenizer_decode(t, ids, n, skip, &s, &len, err, sizeof err) == RLAIF_OK, "%s: %s",
+                  what, err);
+    ck_assert_msg(len == want_len && memcmp(s, want, len) == 0,
+                  "%s: decode (skip_special %d) gave \"%s\"", what, skip, s);
+    ck_assert_int_eq(s[len], '\0');
+    free(s);
+}
+
+/* ===== GPT-2 golden vectors (shared) ==================================== */
+
+START_TEST(test_gpt2_golden)
+{
+    char *tok_path = tt_shared_path("golden/tokenizer_gpt2/tokenizer.json");
+    char *gold_path = tt_shared_path("golden/tokenizer_gpt2/golden.json");
+    if (access(gold_path, R_OK) != 0) {
+        fprintf(stderr, "skipped: %s is absent\n", gold_path);
+        free(tok_path);
+        free(gold_path);
+        return;
+    }
+    tokenizer *t = load_hf(tok_path);
+    char *json = tt_read(gold_path, NULL);
+    size_t *lens, n;
+    char **texts = tt_json_strings(json, "texts", &lens, &n);
+    cJSON *gold = cJSON_Parse(json);
+    const cJSON *all = cJSON_GetObjectItem(gold, "gpt2");
+    ck_assert_int_eq(cJSON_GetArraySize(all), (int)n);
+    ck_assert_uint_ge(n, 20);
+    for (size_t i = 0; i < n; i++) {
+        size_t nids;
+        int32_t *want = tt_ids(cJSON_GetArrayItem(all, (int)i), &nids);
+        char what[64];
+        snprintf(what, sizeof what, "golden text %zu", i);
+        check_encode(t, what, texts[i], lens[i], 0, want, nids);
+        check_encode(t, what, texts[i], lens[i], 1, want, nids);   /* GPT-2 adds no BOS */
+        check_decode(t, what, want, nids, 0, texts[i], lens[i]);
+        free(want);
+    }
+    ck_assert_int_eq(tokenizer_eos(t), 50256);
+    ck_assert_int_eq(tokenizer_vocab_size(t), 50257);
+    ck_assert(tokenizer_is_special(t, 50256));
+    cJSON_Delete(gold);
+    tt_free_strings(texts, lens, n);
+    free(json);
+    free(tok_path);
+    free(gold_path);
+    tokenizer_free(t);
+}
+END_TEST
+
+/* ===== Reference files made with HF tokenizers ========================== */
+
+static const char *const refs[] = {"qwen3", "gpt2", "llama2style", "metaspace"};
+
+static tokenizer *load_ref_tokenizer(const char *name)
+{
+    char rel[128];
+    if (!strcmp(name, "gpt2")) {
+        char *p = tt_shared_path("golden/tokenizer_gpt2/tokenizer.json");
+        tokenizer *t = access(p, R_OK) == 0 ? load_hf(p) : NULL;
+        free(p);
+        return t;
+    }
+    snprintf(rel, sizeof rel, "%s/tokenizer.json", name);
+    char *p = tt_data_path(rel);
+    tokenizer *t = load_hf(p);
+    free(p);
+    return t;
+}
+
+START_TEST(test_reference)
+{
+    const char *name = refs[_i];
+    char rel[128];
+    tokenizer *t = load_ref_tokenizer(name);
+    if (!t) {
+        fprintf(stderr, "skipped %s: tokenizer file absent\n", name);
+        return;
+    }
+    snprintf(rel, sizeof rel, "%s/reference.json", name);
+    char *ref_path = tt_data_path(rel);
+    cJSON *ref = tt_json(ref_path);
+    const cJSON *cases = cJSON_GetObjectItem(ref, "cases");
+    ck_assert_int_ge(cJSON_GetArraySize(cases), 30);
+    int k = 0;
+    for (const cJSON *c = cases->child; c; c = c->next, k++) {
+        char what[160];
+        size_t len, dlen, slen, n, ns;
+        char *text = tt_unhex(cJSON_GetObjectItem(c, "text_hex")->valuestring, &len);
+        char *dec = tt_unhex(cJSON_GetObjectItem(c, "decoded_hex")->valuestring, &dlen);
+        char *dec_skip = tt_unhex(cJSON_GetObjectItem(c, "decoded_skip_special_hex")->valuestring,
+                                  &slen);
+        int32_t *ids = tt_ids(cJSON_GetObjectItem(c, "ids"), &n);
+        int32_t *ids_sp = tt_ids(cJSON_GetObjectItem(c, "ids_special"), &ns);
+        snprintf(what, sizeof what, "%s case %d \"%.60s\"", name, k, text);
+        check_encode(t, what, text, len, 0, ids, n);
+        check_encode(t, what, text, len, 1, ids_sp, ns);
+        check_decode(t, what, ids, n, 0, dec, dlen);
+        check_decode(t, what, ids, n, 1, dec_skip, slen);
+        free(text);
+        free(dec);
+        free(dec_skip);
+        free(ids);
+        free(ids_sp);
+    }
+    cJSON_Delete(ref);
+    free(ref_path);
+    tokenizer_free(t);
+}
+END_TEST
+
+/* ===== Properties of the loaded tokenizers ============================== */
+
+START_TEST(test_special_ids)
+{
+    char *p = tt_data_path("qwen3/tokenizer.json");
+    tokenizer *q = load_hf(p);
+    free(p);
+    ck_assert_int_eq(tokenizer_vocab_size(q), 151669);
+    ck_assert_int_eq(tokenizer_bos(q), -1);          /* tokenizer_config: bos_token null */
+    ck_assert_int_eq(tokenizer_eos(q), 151645);      /* <|im_end|> */
+    ck_assert(tokenizer_is_special(q, 151643));      /* <|endoftext|> */
+    ck_assert(!tokenizer_is_special(q, 151667));     /* <think>: added, not special */
+    ck_assert(!tokenizer_is_special(q, 9707));
+    ck_assert(!tokenizer_is_special(q, -1) && !tokenizer_is_special(q, 151669));
+    tokenizer_free(q);
+
+    p = tt_data_path("llama2style/tokenizer.json");
+    tokenizer *l = load_hf(p);
+    free(p);
+    ck_assert_int_eq(tokenizer_bos(l), 1);           /* from the template */
+    ck_assert_int_eq(tokenizer_eos(l), 2);           /* </s> */
+    ck_assert_int_eq(tokenizer_vocab_size(l), 516);
+    tokenizer_free(l);
+}
+END_TEST
+
+/* Invalid UTF-8 reads as U+FFFD, like Python's errors="replace". */
+START_TEST(test_invalid_utf8)
+{
+    char *p = tt_data_path("qwen3/tokenizer.json");
+    tokenizer *t = load_hf(p);
+    free(p);
+    char err[512];
+    int32_t *a, *b;
+    size_t na, nb;
+    ck_assert_int_eq(tokenizer_encode(t, "x\xff\xc3 y", 5, 0, &a, &na, err, sizeof err), RLAIF_OK);
+    ck_assert_int_eq(tokenizer_encode(t, "x\xef\xbf\xbd\xef\xbf\xbd y", 9, 0, &b, &nb, err, sizeof err),
+                     RLAIF_OK);
+    ck_assert_uint_eq(na, nb);
+    ck_assert_mem_eq(a, b, na * sizeof *a);
+    /* A byte-level token that is half a char decodes to U+FFFD. */
+    char *s;
+    size_t len;
+    int32_t *e;
+    size_t ne;
+    /* U+10348 is two Qwen3 tokens: three bytes, then one. */
+    ck_assert_int_eq(tokenizer_encode(t, "\xf0\x90\x8d\x88", 4, 0, &e, &ne, err, sizeof err), RLAIF_OK);
+    ck_assert_uint_ge(ne, 2);
+    ck_assert_int_eq(tokenizer_decode(t, e, 1, 0, &s, &len, err, sizeof err), RLAIF_OK);
+    ck_assert_str_eq(s, "\xef\xbf\xbd");
+    free(s);
+    free(e);
+    free(a);
+    free(b);
+    tokenizer_free(t);
+}
+END_TEST
+
+/* A 10 KB mixed text round-trips and a saved copy encodes the same. */
+START_TEST(test_long_text_and_save)
+{
+    char *p = tt_data_path("qwen3/tokenizer.json");
+    tokenizer *t = load_hf(p);
+    free(p);
+    static const char piece[] =
+        "Once upon a time, in 1987, Lily's cat said \"hello\" to 世界 \xf0\x9f\x98\x80!\n"
+        "    def f(x): return x**2  # it's 3.14159\n\t\tend   ";
+    size_t plen = strlen(piece), n = 0, cap = 10240;
+    char *text = malloc(cap + plen);
+    while (n < cap) {
+        memcpy(text + n, piece, plen);
+        n += plen;
+    }
+    char err[512], *back, dir[] = "/tmp/rlaif_tokhf_XXXXXX";
+    int32_t *ids, *ids2;
+    size_t m, m2, blen;
+    ck_assert_int_eq(tokenizer_encode(t, text, n, 0, &ids, &m, err, sizeof err), RLAIF_OK);
+    ck_assert_int_eq(tokenizer_decode(t, ids, m, 0, &back, &blen, err, sizeof err), RLAIF_OK);
+    ck_assert_uint_eq(blen, n);
+    ck_assert_mem_eq(back, text, n);
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(tokenizer_save(t, dir, err, sizeof err), RLAIF_OK);
+    char path[600];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    tokenizer *t2 = load_hf(path);
+    ck_assert_int_eq(tokenizer_eos(t2), 151645);     /* the config came along */
+    ck_assert_int_eq(tokenizer_encode(t2, text, n, 0, &ids2, &m2, err, sizeof err), RLAIF_OK);
+    ck_assert_uint_eq(m, m2);
+    ck_assert_mem_eq(ids, ids2, m * sizeof *ids);
+    remove(path);
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    remove(path);
+    remove(dir);
+    free(ids2);
+    tokenizer_free(t2);
+    free(ids);
+    free(back);
+    free(text);
+    tokenizer_free(t);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("tokenizer_hf");
+    TCase *tc = tcase_create("hf");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_gpt2_golden);
+    tcase_add_loop_test(tc, test_reference, 0, (int)(sizeof refs / sizeof refs[0]));
+    tcase_add_test(tc, test_special_ids);
+    tcase_add_test(tc, test_invalid_utf8);
+    tcase_add_test(tc, test_long_text_and_save);
+    suite_add_tcase(s, tc);
+    SRunner *r = srunner_create(s);
+    srunner_run_all(r, CK_NORMAL);
+    int failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
