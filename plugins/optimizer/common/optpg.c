@@ -302,3 +302,59 @@ rlaif_status pg_update(pg_work *w, const pg_cfg *c, const rlaif_opt_models *m,
     if (use_ref) or_stats_set(st, "kl_loss", acc.kl_loss / d);
     return RLAIF_OK;
 }
+
+/* ===== reward pieces ===================================================== */
+
+void pg_kl(const pg_work *w, const or_layout *l, om_kl_kind k, float *tok_kl, float *seq_kl)
+{
+    for (size_t b = 0; b < l->n; b++) {
+        double sum = 0;
+        size_t off = l->off[b];
+        if (tok_kl)
+            for (size_t t = 0; t < l->first[b]; t++) tok_kl[off + t] = 0;
+        for (size_t t = l->first[b]; t < l->first[b] + l->count[b]; t++) {
+            double v = om_kl(k, w->old_lp[off + t], w->ref_lp[off + t]);
+            sum += v;
+            if (tok_kl) tok_kl[off + t] = (float)v;
+        }
+        if (tok_kl) {
+            size_t len = (b + 1 < l->n ? l->off[b + 1] : l->total) - off;
+            for (size_t t = l->first[b] + l->count[b]; t < len; t++) tok_kl[off + t] = 0;
+        }
+        seq_kl[b] = (float)sum;
+    }
+}
+
+double pg_score(const rlaif_opt_batch *b, size_t i, double clip, double no_stop_penalty)
+{
+    double r = b->rewards[i];
+    if (clip > 0) r = r < -clip ? -clip : r > clip ? clip : r;
+    if (b->finished && !b->finished[i]) r -= no_stop_penalty;
+    return r;
+}
+
+rlaif_status pg_groups(const rlaif_opt_batch *b, int64_t group_size, uint32_t **buf, size_t *cap,
+                       const uint32_t **out, const char *who, char *err, size_t errlen)
+{
+    size_t n = b->seqs.n;
+    if (b->group) {
+        *out = b->group;
+        return RLAIF_OK;
+    }
+    if (group_size <= 0 || n % (size_t)group_size)
+        return rlaif_errorf(err, errlen, RLAIF_E_INVALID,
+                            "%s: needs batch.group or config 'group_size' dividing the batch "
+                            "(%zu samples, group_size %lld)",
+                            who, n, (long long)group_size);
+    rlaif_status st = or_reserve((void **)buf, cap, n, sizeof(uint32_t), who, err, errlen);
+    if (st) return st;
+    for (size_t i = 0; i < n; i++) (*buf)[i] = (uint32_t)(i / (size_t)group_size);
+    *out = *buf;
+    return RLAIF_OK;
+}
+
+om_kl_kind pg_kl_kind(pconfig *c, const char *key, const char *def)
+{
+    static const char *const kinds[] = {"k1", "k2", "k3", NULL};
+    return (om_kl_kind)pconfig_enum(c, key, def, kinds);
+}

@@ -76,4 +76,23 @@ rlaif_status pg_update(pg_work *w, const pg_cfg *c, const rlaif_opt_models *m,
                        uint64_t *updates, uint64_t step_no, or_stats *st, const char *who,
                        char *err, size_t errlen);
 
+/* ===== pieces of the three algorithms' reward handling ================= */
+
+/* Per-token KL of the old policy to the reference with estimator k, over
+ * the actions (tok_kl, flat; entries outside the mask set to 0; may be
+ * NULL), and its sum per sequence (seq_kl[n]).  Needs w->old_lp, w->ref_lp. */
+void pg_kl(const pg_work *w, const or_layout *l, om_kl_kind k, float *tok_kl, float *seq_kl);
+
+/* The score of sample i: rewards[i], clipped to [-clip, clip] when clip > 0,
+ * minus no_stop_penalty when batch.finished says it never stopped. */
+double pg_score(const rlaif_opt_batch *b, size_t i, double clip, double no_stop_penalty);
+
+/* The group of each sample: batch.group when given, else i / group_size
+ * (group_size > 0 and dividing n), else an error naming both. */
+rlaif_status pg_groups(const rlaif_opt_batch *b, int64_t group_size, uint32_t **buf, size_t *cap,
+                       const uint32_t **out, const char *who, char *err, size_t errlen);
+
+/* The KL estimator named by a config key ("k1", "k2", "k3"). */
+om_kl_kind pg_kl_kind(pconfig *c, const char *key, const char *def);
+
 #endif

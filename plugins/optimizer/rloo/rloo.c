@@ -1,0 +1,250 @@
+/*
+ * optimizer/rloo — REINFORCE with a leave-one-out baseline (Kool et al.
+ * 2019; Ahmadian et al. 2024), KL to the reference folded into the
+ * sequence reward.
+ *
+ * Batch: k samples per prompt — seqs, rewards[n], group[n] (or config
+ * group_size), optionally finished[n] and the sampling temperature.
+ * Models: policy; reference when kl_coef > 0 or adaptive_kl.
+ *
+ * One step():
+ *   1. Old logprobs (and reference logprobs).
+ *   2. Sequence reward R_i = score_i - β·Σ_t KL_t (KL_t the chosen
+ *      estimator of log π_old - log π_ref over the response; score_i the
+ *      reward minus no_stop_penalty if it never stopped).
+ *   3. A_i = R_i - mean of the other k-1 samples of its group; optionally
+ *      whitened over the batch (normalize_advantages).
+ *   4. epochs × minibatches of the clipped surrogate with A_i on every
+ *      token of sample i, aggregated by `aggregation` (default
+ *      "seq_mean_token_sum": the REINFORCE estimator -A_i·Σ_t log π_t,
+ *      averaged over samples).  With one epoch and one minibatch ρ = 1 and
+ *      this is exactly REINFORCE-LOO: dL/dlog π_t = -A_i / n.
+ *   5. With adaptive_kl the controller moves β towards kl_target.
+ *
+ * Config keys (defaults): the AdamW / schedule keys (lr 1e-6), epochs 1,
+ *   minibatch_size 0, seed 0, clip_low 0.2, clip_high = clip_low,
+ *   ratio_bound 0, max_approx_kl 0, entropy_coef 0,
+ *   aggregation "seq_mean_token_sum", kl_coef 0.05, kl_estimator "k1",
+ *   adaptive_kl false, kl_target 6, kl_horizon 10000, group_size 0,
+ *   normalize_advantages false, reward_clip 0, no_stop_penalty 0
+ *
+ * Stats: reward_mean, reward_std, score_mean, kl (mean per-sequence
+ * Σ log π_old - log π_ref), kl_coef, rloo_reward_mean (mean R_i),
+ * advantages_std, response_length, no_stop_frac, and the update's
+ * policy_loss, entropy, approx_kl, clip_frac, ratio_max, grad_norm, lr,
+ * minibatches, skipped_minibatches, early_stopped.
+ * State: {"steps", "updates", "kl_coef"}.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "optpg.h"
+
+#define WHO "optimizer/rloo"
+
+typedef struct rloo {
+    pg_cfg pg;
+    om_kl_ctl kl;
+    om_kl_kind kl_kind;
+    int64_t group_size;
+    int normalize_advantages;
+    double reward_clip, no_stop_penalty;
+    uint64_t steps, updates;
+    pg_work w;
+    uint32_t *groups;
+    size_t cap_groups;
+    float *R, *seq_adv, *seq_kl, *seq_k1;
+    size_t cap_R, cap_adv, cap_kl, cap_k1;
+    or_stats stats;
+    char state[256];
+} rloo;
+
+static rlaif_status rloo_create(const rlaif_host *host, const char *config, void **out, char *err,
+                                size_t errlen)
+{
+    (void)host;
+    static const char *const keys[] = {PG_KEYS,      "kl_coef",    "kl_estimator",
+                                       "adaptive_kl", "kl_target", "kl_horizon",
+                                       "group_size", "normalize_advantages", "reward_clip",
+                                       "no_stop_penalty", NULL};
+    pconfig c;
+    if (pconfig_open(&c, WHO, config, err, errlen)) return pconfig_close(&c);
+    rloo r;
+    memset(&r, 0, sizeof r);
+    pg_cfg_read(&c, &r.pg, 1e-6, 0.2, "seq_mean_token_sum");
+    r.kl.coef = pconfig_number(&c, "kl_coef", 0.05, 0, 1e6);
+    r.kl_kind = pg_kl_kind(&c, "kl_estimator", "k1");
+    r.kl.adaptive = pconfig_bool(&c, "adaptive_kl", 0);
+    r.kl.target = pconfig_number(&c, "kl_target", 6.0, 1e-9, 1e9);
+    r.kl.horizon = pconfig_number(&c, "kl_horizon", 10000, 1, 1e12);
+    r.group_size = pconfig_int(&c, "group_size", 0, 0, INT64_MAX);
+    r.normalize_advantages = pconfig_bool(&c, "normalize_advantages", 0);
+    r.reward_clip = pconfig_number(&c, "reward_clip", 0, 0, 1e9);
+    r.no_stop_penalty = pconfig_number(&c, "no_stop_penalty", 0, -1e9, 1e9);
+    pconfig_no_other_keys(&c, keys);
+    rlaif_status st = pconfig_close(&c);
+    if (st) return st;
+    rloo *self = malloc(sizeof *self);
+    if (!self) return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, WHO ": out of memory");
+    *self = r;
+    *out = self;
+    return RLAIF_OK;
+}
+
+static void rloo_destroy(void *vself)
+{
+    rloo *r = vself;
+    if (!r) return;
+    pg_work_free(&r->w);
+    free(r->groups);
+    free(r->R);
+    free(r->seq_adv);
+    free(r->seq_kl);
+    free(r->seq_k1);
+    free(r);
+}
+
+static rlaif_status rloo_run(rloo *r, const rlaif_opt_models *m, const rlaif_opt_batch *b,
+                             int train, rlaif_opt_result *out, char *err, size_t errlen)
+{
+    size_t n = b->seqs.n;
+    int use_ref = r->kl.coef > 0 || r->kl.adaptive;
+    if (!b->rewards)
+        return rlaif_errorf(err, errlen, RLAIF_E_INVALID, WHO ": batch.rewards is required");
+    rlaif_status st;
+    if ((st = or_need_model(&m->policy, "policy", train, WHO, err, errlen))) return st;
+    if (use_ref && (st = or_need_model(&m->reference, "reference", 0, WHO, err, errlen)))
+        return st;
+    const uint32_t *grp;
+    if ((st = pg_groups(b, r->group_size, &r->groups, &r->cap_groups, &grp, WHO, err, errlen)))
+        return st;
+    or_layout l;
+    if ((st = or_layout_build(&l, &b->seqs, 0, WHO, err, errlen))) return st;
+    size_t T = l.total;
+    uint64_t step_no = r->steps + 1;
+    if ((st = or_reserve((void **)&r->R, &r->cap_R, n, sizeof(float), WHO, err, errlen)) ||
+        (st = or_reserve((void **)&r->seq_adv, &r->cap_adv, n, sizeof(float), WHO, err, errlen)) ||
+        (st = or_reserve((void **)&r->seq_kl, &r->cap_kl, n, sizeof(float), WHO, err, errlen)) ||
+        (st = or_reserve((void **)&r->seq_k1, &r->cap_k1, n, sizeof(float), WHO, err, errlen)) ||
+        (st = pg_rollout(&r->w, m, &b->seqs, &l, or_batch_temperature(b), PG_VALUES_NONE, use_ref,
+                         WHO, err, errlen)) ||
+        (st = or_check_finite(r->w.old_lp, T, step_no, "policy logprobs", WHO, err, errlen))) {
+        or_layout_free(&l);
+        return st;
+    }
+    if (use_ref) {
+        pg_kl(&r->w, &l, r->kl_kind, NULL, r->seq_kl);
+        pg_kl(&r->w, &l, OM_KL_K1, NULL, r->seq_k1);
+    } else {
+        memset(r->seq_kl, 0, n * sizeof(float));
+        memset(r->seq_k1, 0, n * sizeof(float));
+    }
+    double len_sum = 0, no_stop = 0, rmean = 0, rsq = 0, smean = 0, Rmean = 0, kl = 0;
+    for (size_t i = 0; i < n; i++) {
+        double score = pg_score(b, i, r->reward_clip, r->no_stop_penalty);
+        r->R[i] = (float)(score - r->kl.coef * r->seq_kl[i]);
+        len_sum += (double)l.count[i];
+        no_stop += b->finished && !b->finished[i];
+        rmean += b->rewards[i] / (double)n;
+        rsq += (double)b->rewards[i] * b->rewards[i] / (double)n;
+        smean += score / (double)n;
+        Rmean += r->R[i] / (double)n;
+        kl += r->seq_k1[i] / (double)n;
+    }
+    om_rloo_advantages(r->seq_adv, r->R, grp, n);
+    if (r->normalize_advantages) om_whiten(r->seq_adv, NULL, n, 1);
+    for (size_t i = 0; i < n; i++)
+        for (size_t t = 0; t < b->seqs.len[i]; t++) r->w.adv[l.off[i] + t] = r->seq_adv[i];
+    or_stats *s = &r->stats;
+    or_stats_reset(s);
+    or_stats_set(s, "reward_mean", rmean);
+    or_stats_set(s, "reward_std", sqrt(fmax(rsq - rmean * rmean, 0)));
+    or_stats_set(s, "score_mean", smean);
+    or_stats_set(s, "kl", kl);
+    or_stats_set(s, "kl_coef", r->kl.coef);
+    or_stats_set(s, "rloo_reward_mean", Rmean);
+    or_stats_set(s, "advantages_std", sqrt(om_masked_var(r->seq_adv, NULL, n, 0)));
+    or_stats_set(s, "response_length", len_sum / (double)n);
+    or_stats_set(s, "no_stop_frac", no_stop / (double)n);
+    if ((st = or_check_finite(r->w.adv, T, step_no, "advantages", WHO, err, errlen))) {
+        or_layout_free(&l);
+        return st;
+    }
+    if (train) {
+        st = pg_update(&r->w, &r->pg, m, &b->seqs, &l, or_batch_temperature(b), PG_VALUES_NONE,
+                       &r->updates, step_no, s, WHO, err, errlen);
+        if (!st) {
+            r->steps++;
+            om_kl_ctl_update(&r->kl, kl, n);
+            or_stats_set(s, "kl_coef_next", r->kl.coef);
+        }
+    }
+    or_layout_free(&l);
+    if (st) return st;
+    or_stats_out(s, out);
+    return RLAIF_OK;
+}
+
+static rlaif_status rloo_step(void *self, const rlaif_opt_models *m, const rlaif_opt_batch *b,
+                              rlaif_opt_result *out, char *err, size_t errlen)
+{
+    return rloo_run(self, m, b, 1, out, err, errlen);
+}
+
+static rlaif_status rloo_evaluate(void *self, const rlaif_opt_models *m, const rlaif_opt_batch *b,
+                                  rlaif_opt_result *out, char *err, size_t errlen)
+{
+    return rloo_run(self, m, b, 0, out, err, errlen);
+}
+
+static rlaif_status rloo_get_state(void *self, const char **json)
+{
+    rloo *r = self;
+    snprintf(r->state, sizeof r->state, "{\"steps\": %llu, \"updates\": %llu, \"kl_coef\": %.17g}",
+             (unsigned long long)r->steps, (unsigned long long)r->updates, r->kl.coef);
+    *json = r->state;
+    return RLAIF_OK;
+}
+
+static rlaif_status rloo_set_state(void *self, const char *json, char *err, size_t errlen)
+{
+    rloo *r = self;
+    pconfig c;
+    if (pconfig_open(&c, WHO " state", json, err, errlen)) return pconfig_close(&c);
+    static const char *const keys[] = {"steps", "updates", "kl_coef", NULL};
+    int64_t steps = pconfig_int(&c, "steps", 0, 0, INT64_MAX);
+    int64_t updates = pconfig_int(&c, "updates", 0, 0, INT64_MAX);
+    double coef = pconfig_number(&c, "kl_coef", r->kl.coef, 0, 1e9);
+    pconfig_no_other_keys(&c, keys);
+    rlaif_status st = pconfig_close(&c);
+    if (st) return st;
+    r->steps = (uint64_t)steps;
+    r->updates = (uint64_t)updates;
+    r->kl.coef = coef;
+    return RLAIF_OK;
+}
+
+static const rlaif_optimizer_vtable rloo_vtable = {
+    .base = {.struct_size = sizeof(rlaif_optimizer_vtable),
+             .create = rloo_create,
+             .destroy = rloo_destroy},
+    .step = rloo_step,
+    .get_state = rloo_get_state,
+    .set_state = rloo_set_state,
+    .evaluate = rloo_evaluate,
+};
+
+static const rlaif_plugin_info rloo_info = {
+    .abi_version = RLAIF_ABI_VERSION,
+    .struct_size = sizeof(rlaif_plugin_info),
+    .kind = RLAIF_KIND_OPTIMIZER,
+    .name = "rloo",
+    .version = "1.0.0",
+    .description = "RLOO: REINFORCE with leave-one-out baseline, sequence KL in the reward",
+    .caps = RLAIF_CAP_SAVE | RLAIF_CAP_OPTIMIZER_ONLINE,
+    .vtable = &rloo_vtable,
+};
+
+RLAIF_PLUGIN(&rloo_info)
