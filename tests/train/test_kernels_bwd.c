@@ -466,6 +466,23 @@ START_TEST(test_heads)
 }
 END_TEST
 
+/* fast_expf against libm's exp in double over the range softmax uses. */
+START_TEST(test_fast_expf)
+{
+    double worst = 0.0;
+    for (int i = 0; i <= 200000; i++) {
+        float x = -87.0f + 175.0f * (float)i / 200000.0f;
+        double want = exp((double)x), got = fast_expf(x);
+        double e = fabs(got - want) / want;
+        worst = e > worst ? e : worst;
+    }
+    ck_assert_msg(worst < 3e-7, "fast_expf worst relative error %.3g", worst);
+    ck_assert_float_eq(fast_expf(0.0f), 1.0f);
+    ck_assert(fast_expf(-1000.0f) < 1e-37f);
+    ck_assert(fast_expf(-1000.0f) >= 0.0f);
+}
+END_TEST
+
 static Suite *kernels_suite(void)
 {
     Suite *s = suite_create("train_kernels_bwd");
@@ -482,6 +499,7 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, test_embedding);
     tcase_add_test(tc, test_lmhead);
     tcase_add_test(tc, test_heads);
+    tcase_add_test(tc, test_fast_expf);
     suite_add_tcase(s, tc);
     return s;
 }

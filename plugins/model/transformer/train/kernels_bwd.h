@@ -155,6 +155,17 @@ void score_head_forward(float *score, const float *h, const float *w, const floa
 void score_head_backward(float *dh, float *dw, float *db, const float *dscore, const float *h,
                          const float *w, const size_t *rows, size_t s, size_t c);
 
+/* ---- Vectorisable exponential ----------------------------------------- */
+
+/* e^x in plain C that compilers vectorise (libm's expf is a call per
+ * element unless fast-math is on): x = k ln2 + r with |r| <= ln2/2 (two-part
+ * ln2 so the reduction is exact), e^r by its degree-6 Taylor polynomial
+ * (truncation < 2e-7 relative), 2^k written into the exponent bits.
+ * Within 3e-7 relative of expf for x in [-87, 88]; inputs are clamped to
+ * [-87.3, 88.7], so very negative x give ~1e-38 instead of 0, which is
+ * harmless in a softmax sum. */
+float fast_expf(float x);
+
 /* ---- Residual helper ------------------------------------------------- */
 
 /* y[i] += x[i] over n elements (residual adds and gradient fan-in). */
