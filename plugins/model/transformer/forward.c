@@ -1,0 +1,457 @@
+/*
+ * forward.c — the engine's forward pass over a flat ragged batch, the KV
+ * cache and the decode step.  Straight-line code: embeddings, L blocks,
+ * final norm; the LM head is applied on demand in row chunks.
+ */
+#include "forward.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ATT_QBLOCK 64 /* must match kernels.c */
+
+/* ===== Engine =========================================================== */
+
+rlaif_status tf_engine_init(tf_engine *e, tf_model *m, int n_threads, char *err, size_t errlen)
+{
+    memset(e, 0, sizeof *e);
+    e->m = m;
+    e->n_threads = n_threads < 1 ? 1 : n_threads;
+    /* All parallelism is ours: OpenBLAS runs single-threaded inside tasks. */
+    openblas_set_num_threads(1);
+    e->pool = tf_pool_create(e->n_threads);
+    const tf_config *c = &m->cfg;
+    size_t half = (size_t)c->head_dim / 2, P = (size_t)c->max_seq_len;
+    e->rope_cos = malloc(P * half * sizeof(float));
+    e->rope_sin = malloc(P * half * sizeof(float));
+    if (!e->pool || !e->rope_cos || !e->rope_sin) {
+        tf_engine_free(e);
+        return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, "engine: out of memory");
+    }
+    tf_rope_table(e->rope_cos, e->rope_sin, P, (size_t)c->head_dim, c->rope_theta);
+    return RLAIF_OK;
+}
+
+void tf_engine_free(tf_engine *e)
+{
+    if (!e) return;
+    tf_pool_free(e->pool);
+    free(e->rope_cos);
+    free(e->rope_sin);
+    free(e->acts.mem);
+    free(e->acts.off);
+    free(e->acts.ids);
+    free(e->acts.pos);
+    free(e->acts.att_off);
+    free(e->acts.layers);
+    memset(e, 0, sizeof *e);
+}
+
+/* ===== The activation arena ============================================= */
+
+typedef struct cursor {
+    float *base;  /* NULL while measuring */
+    size_t off;
+} cursor;
+
+/* Buffers start on 64-byte boundaries. */
+static float *take(cursor *c, size_t n)
+{
+    float *p = c->base ? c->base + c->off : NULL;
+    c->off += (n + 15) & ~(size_t)15;
+    return p;
+}
+
+static void layout(tf_acts *a, const tf_config *c, float *base, size_t max_len, int n_threads)
+{
+    cursor cur = {base, 0};
+    size_t T = a->T, D = (size_t)c->dim, Q = tf_qkv_dim(c), F = (size_t)c->hidden_dim;
+    size_t HD = (size_t)c->n_heads * (size_t)c->head_dim, V = (size_t)c->vocab_size;
+    int ln = c->arch == TF_GPT2;
+    size_t n_sets = a->keep ? (size_t)c->n_layers : 1;
+    float *x_shared = a->keep ? NULL : take(&cur, T * D);
+    for (size_t s = 0; s < n_sets; s++) {
+        tf_layer_acts *L = &a->layers[s];
+        L->x_in = a->keep ? take(&cur, T * D) : x_shared;
+        L->xn1 = take(&cur, T * D);
+        L->mean1 = ln ? take(&cur, T) : NULL;
+        L->rstd1 = take(&cur, T);
+        L->qkv = take(&cur, T * Q);
+        L->att = a->keep ? take(&cur, a->att_size) : NULL;
+        L->ao = take(&cur, T * HD);
+        L->x_mid = a->keep ? take(&cur, T * D) : x_shared;
+        L->xn2 = take(&cur, T * D);
+        L->mean2 = ln ? take(&cur, T) : NULL;
+        L->rstd2 = take(&cur, T);
+        L->up = take(&cur, T * (ln ? F : 2 * F));
+        L->act = take(&cur, T * F);
+    }
+    for (size_t s = n_sets; s < (size_t)c->n_layers; s++) a->layers[s] = a->layers[0];
+    a->x_out = a->keep ? take(&cur, T * D) : x_shared;
+    a->xf = take(&cur, T * D);
+    a->meanf = ln ? take(&cur, T) : NULL;
+    a->rstdf = take(&cur, T);
+    a->scratch_per_thread = ((ATT_QBLOCK * max_len) + 15) & ~(size_t)15;
+    a->scratch = take(&cur, a->scratch_per_thread * (size_t)n_threads);
+    a->logits = take(&cur, TF_LOGIT_ROWS * V);
+    if (!base) a->cap = cur.off;
+}
+
+static rlaif_status acts_prepare(tf_engine *e, size_t n, const int32_t *const *ids,
+                                 const size_t *len, int keep, char *err, size_t errlen)
+{
+    const tf_config *c = &e->m->cfg;
+    tf_acts *a = &e->acts;
+    size_t T = 0, max_len = 0, att = 0, H = (size_t)c->n_heads;
+    for (size_t b = 0; b < n; b++) {
+        if (len[b] == 0)
+            return rlaif_errorf(err, errlen, RLAIF_E_INVALID, "forward: sequence %zu is empty", b);
+        if (len[b] > (size_t)c->max_seq_len)
+            return rlaif_errorf(err, errlen, RLAIF_E_INVALID,
+                                "forward: sequence %zu has %zu tokens, more than the model's "
+                                "%d positions", b, len[b], c->max_seq_len);
+        for (size_t t = 0; t < len[b]; t++)
+            if (ids[b][t] < 0 || ids[b][t] >= c->vocab_size)
+                return rlaif_errorf(err, errlen, RLAIF_E_INVALID,
+                                    "forward: sequence %zu token %zu: id %d is outside the "
+                                    "vocabulary [0, %d)", b, t, ids[b][t], c->vocab_size);
+        T += len[b];
+        max_len = len[b] > max_len ? len[b] : max_len;
+        att += H * len[b] * len[b];
+    }
+    if (n == 0) return rlaif_errorf(err, errlen, RLAIF_E_INVALID, "forward: no sequences");
+    /* Metadata arrays grow with the batch and are kept. */
+    if (T > a->meta_cap || n + 1 > a->meta_cap) {
+        size_t cap = T > n + 1 ? T : n + 1;
+        free(a->off), free(a->ids), free(a->pos), free(a->att_off);
+        a->off = malloc((cap + 1) * sizeof *a->off);
+        a->ids = malloc(cap * sizeof *a->ids);
+        a->pos = malloc(cap * sizeof *a->pos);
+        a->att_off = malloc(cap * sizeof *a->att_off);
+        a->meta_cap = cap;
+        if (!a->off || !a->ids || !a->pos || !a->att_off) {
+            a->meta_cap = 0;
+            return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, "forward: out of memory");
+        }
+    }
+    if (!a->layers) {
+        a->layers = calloc((size_t)c->n_layers, sizeof *a->layers);
+        if (!a->layers) return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, "forward: out of memory");
+    }
+    a->n = n;
+    a->T = T;
+    a->keep = keep;
+    a->att_size = att;
+    size_t o = 0, ao = 0;
+    for (size_t b = 0; b < n; b++) {
+        a->off[b] = o;
+        a->att_off[b] = ao;
+        for (size_t t = 0; t < len[b]; t++) {
+            a->ids[o + t] = ids[b][t];
+            a->pos[o + t] = (int32_t)t;
+        }
+        o += len[b];
+        ao += H * len[b] * len[b];
+    }
+    a->off[n] = o;
+    /* Measure, grow the arena only when it is too small, then bind. */
+    size_t old_cap = a->cap;
+    layout(a, c, NULL, max_len, e->n_threads);
+    size_t need = a->cap;
+    if (need > old_cap || !a->mem) {
+        free(a->mem);
+        a->mem = aligned_alloc(64, need * sizeof(float));
+        if (!a->mem) {
+            a->cap = 0;
+            return rlaif_errorf(err, errlen, RLAIF_E_NOMEM,
+                                "forward: cannot allocate %.1f MB of activations",
+                                (double)need * 4 / 1e6);
+        }
+    } else {
+        a->cap = old_cap;
+    }
+    layout(a, c, a->mem, max_len, e->n_threads);
+    if (need <= old_cap) a->cap = old_cap;
+    return RLAIF_OK;
+}
+
+/* ===== Shared pieces ==================================================== */
+
+static void add_bias(float *x, size_t ld, const float *b, size_t T, size_t N)
+{
+    for (size_t t = 0; t < T; t++)
+        for (size_t i = 0; i < N; i++) x[t * ld + i] += b[i];
+}
+
+static void norm(const tf_config *c, float *out, float *mean, float *rstd, const float *x,
+                 const float *w, const float *b, size_t T)
+{
+    if (c->arch == TF_GPT2)
+        tf_layernorm_forward(out, mean, rstd, x, w, b, T, (size_t)c->dim, c->norm_eps);
+    else
+        tf_rmsnorm_forward(out, rstd, x, w, T, (size_t)c->dim, c->norm_eps);
+}
+
+/* Linear layers: llama weights are [out,in], gpt2 Conv1D weights [in,out]. */
+static void linear(tf_engine *e, float *y, const float *x, const float *w, size_t T, size_t in,
+                   size_t out, int accumulate)
+{
+    int conv1d = e->m->cfg.arch == TF_GPT2;
+    tf_matmul(e->pool, y, out, x, in, 0, w, conv1d ? out : in, !conv1d, T, out, in, accumulate);
+}
+
+typedef struct ew_job {
+    const tf_config *c;
+    float *act;
+    float *up;
+    size_t T, chunk;
+} ew_job;
+
+static void ew_task(void *ctx, size_t i, int thread)
+{
+    (void)thread;
+    const ew_job *j = ctx;
+    size_t t0 = i * j->chunk, t1 = t0 + j->chunk < j->T ? t0 + j->chunk : j->T;
+    if (t0 >= t1) return;
+    size_t F = (size_t)j->c->hidden_dim;
+    if (j->c->arch == TF_GPT2)
+        tf_gelu_forward(j->act + t0 * F, j->up + t0 * F, (t1 - t0) * F);
+    else
+        tf_swiglu_forward(j->act + t0 * F, j->up + t0 * 2 * F, t1 - t0, F);
+}
+
+/* The MLP activation, split over rows (its exp/tanh are not negligible). */
+static void mlp_activation(tf_engine *e, float *act, float *up, size_t T)
+{
+    size_t nt = (size_t)e->n_threads;
+    ew_job j = {&e->m->cfg, act, up, T, (T + nt - 1) / nt};
+    tf_pool_run(e->pool, nt, ew_task, &j);
+}
+
+/* ===== Full-sequence forward ============================================ */
+
+typedef struct att_job {
+    tf_engine *e;
+    const tf_layer_acts *A;
+} att_job;
+
+static void att_task(void *ctx, size_t i, int thread)
+{
+    const att_job *j = ctx;
+    const tf_config *c = &j->e->m->cfg;
+    const tf_acts *a = &j->e->acts;
+    size_t H = (size_t)c->n_heads, KV = (size_t)c->n_kv_heads, hd = (size_t)c->head_dim;
+    size_t Q = tf_qkv_dim(c), HD = H * hd;
+    size_t b = i / H, h = i % H, o = a->off[b], n = a->off[b + 1] - o;
+    const float *qkv = j->A->qkv + o * Q;
+    tf_attention_forward(j->A->ao + o * HD, HD, j->A->att ? j->A->att + a->att_off[b] : NULL,
+                         a->scratch + (size_t)thread * a->scratch_per_thread, qkv, Q,
+                         qkv + HD, Q, qkv + HD + KV * hd, Q, n, n, 0, H, KV, hd, h, h + 1);
+}
+
+static void kv_store(const tf_config *c, tf_kv *kv, size_t l, size_t slot, size_t p0,
+                     const float *qkv, size_t n)
+{
+    size_t H = (size_t)c->n_heads, hd = (size_t)c->head_dim, KVD = (size_t)c->n_kv_heads * hd;
+    size_t Q = tf_qkv_dim(c);
+    float *kd = kv->k + ((l * kv->n_slots + slot) * kv->max_len + p0) * KVD;
+    float *vd = kv->v + ((l * kv->n_slots + slot) * kv->max_len + p0) * KVD;
+    for (size_t t = 0; t < n; t++) {
+        memcpy(kd + t * KVD, qkv + t * Q + H * hd, KVD * sizeof(float));
+        memcpy(vd + t * KVD, qkv + t * Q + H * hd + KVD, KVD * sizeof(float));
+    }
+}
+
+rlaif_status tf_forward(tf_engine *e, size_t n, const int32_t *const *ids, const size_t *len,
+                        int keep, tf_kv *kv, char *err, size_t errlen)
+{
+    rlaif_status st = acts_prepare(e, n, ids, len, keep, err, errlen);
+    if (st) return st;
+    if (kv)
+        for (size_t b = 0; b < n; b++)
+            if (b >= kv->n_slots || len[b] > kv->max_len)
+                return rlaif_errorf(err, errlen, RLAIF_E_INTERNAL,
+                                    "forward: KV cache too small for sequence %zu", b);
+    const tf_config *c = &e->m->cfg;
+    const tf_weights *w = &e->m->w;
+    tf_acts *a = &e->acts;
+    size_t T = a->T, D = (size_t)c->dim, Q = tf_qkv_dim(c), F = (size_t)c->hidden_dim;
+    size_t H = (size_t)c->n_heads, KV = (size_t)c->n_kv_heads, hd = (size_t)c->head_dim;
+    size_t HD = H * hd, L = (size_t)c->n_layers;
+    int gpt2 = c->arch == TF_GPT2;
+
+    float *x0 = a->layers[0].x_in;
+    for (size_t t = 0; t < T; t++) {
+        memcpy(x0 + t * D, w->tok_emb + (size_t)a->ids[t] * D, D * sizeof(float));
+        if (gpt2)
+            for (size_t i = 0; i < D; i++) x0[t * D + i] += w->pos_emb[(size_t)a->pos[t] * D + i];
+    }
+    for (size_t l = 0; l < L; l++) {
+        const tf_layer *W = &w->layers[l];
+        tf_layer_acts *A = &a->layers[l];
+        norm(c, A->xn1, A->mean1, A->rstd1, A->x_in, W->ln1_w, W->ln1_b, T);
+        linear(e, A->qkv, A->xn1, W->wqkv, T, D, Q, 0);
+        if (W->bqkv) add_bias(A->qkv, Q, W->bqkv, T, Q);
+        if (!gpt2) {
+            tf_rope_forward(A->qkv, Q, a->pos, T, H, hd, e->rope_cos, e->rope_sin,
+                            c->rope_interleaved);
+            tf_rope_forward(A->qkv + HD, Q, a->pos, T, KV, hd, e->rope_cos, e->rope_sin,
+                            c->rope_interleaved);
+        }
+        if (kv)
+            for (size_t b = 0; b < n; b++)
+                kv_store(c, kv, l, b, 0, A->qkv + a->off[b] * Q, len[b]);
+        att_job aj = {e, A};
+        tf_pool_run(e->pool, n * H, att_task, &aj);
+        if (A->x_mid != A->x_in) memcpy(A->x_mid, A->x_in, T * D * sizeof(float));
+        linear(e, A->x_mid, A->ao, W->wo, T, HD, D, 1);
+        if (W->bo) add_bias(A->x_mid, D, W->bo, T, D);
+        norm(c, A->xn2, A->mean2, A->rstd2, A->x_mid, W->ln2_w, W->ln2_b, T);
+        linear(e, A->up, A->xn2, W->w_up, T, D, gpt2 ? F : 2 * F, 0);
+        if (W->b_up) add_bias(A->up, F, W->b_up, T, F);
+        mlp_activation(e, A->act, A->up, T);
+        float *next = l + 1 < L ? a->layers[l + 1].x_in : a->x_out;
+        if (next != A->x_mid) memcpy(next, A->x_mid, T * D * sizeof(float));
+        linear(e, next, A->act, W->w_down, T, F, D, 1);
+        if (W->b_down) add_bias(next, D, W->b_down, T, D);
+    }
+    norm(c, a->xf, a->meanf, a->rstdf, a->x_out, w->lnf_w, w->lnf_b, T);
+    return RLAIF_OK;
+}
+
+void tf_logits_rows(tf_engine *e, float *logits, const float *x, size_t rows)
+{
+    const tf_config *c = &e->m->cfg;
+    size_t D = (size_t)c->dim, V = (size_t)c->vocab_size;
+    tf_matmul(e->pool, logits, V, x, D, 0, e->m->w.lm_head, D, 1, rows, V, D, 0);
+}
+
+/* ===== KV cache and decode ============================================== */
+
+rlaif_status tf_kv_init(tf_kv *kv, const tf_config *c, size_t n_slots, size_t max_len,
+                        char *err, size_t errlen)
+{
+    memset(kv, 0, sizeof *kv);
+    size_t n = (size_t)c->n_layers * n_slots * max_len * (size_t)c->n_kv_heads *
+               (size_t)c->head_dim;
+    kv->k = malloc(n * sizeof(float));
+    kv->v = malloc(n * sizeof(float));
+    if (!kv->k || !kv->v) {
+        tf_kv_free(kv);
+        return rlaif_errorf(err, errlen, RLAIF_E_NOMEM,
+                            "generate: cannot allocate a %.1f MB KV cache", 8.0 * (double)n / 1e6);
+    }
+    kv->n_slots = n_slots;
+    kv->max_len = max_len;
+    return RLAIF_OK;
+}
+
+void tf_kv_free(tf_kv *kv)
+{
+    free(kv->k);
+    free(kv->v);
+    memset(kv, 0, sizeof *kv);
+}
+
+rlaif_status tf_decode_buf_init(tf_decode_buf *d, const tf_config *c, size_t max_rows,
+                                size_t max_len, int n_threads, char *err, size_t errlen)
+{
+    memset(d, 0, sizeof *d);
+    size_t D = (size_t)c->dim, Q = tf_qkv_dim(c), F = (size_t)c->hidden_dim,
+           HD = (size_t)c->n_heads * (size_t)c->head_dim, V = (size_t)c->vocab_size;
+    size_t per_thread = (max_len + 15) & ~(size_t)15;
+    cursor cur = {NULL, 0};
+    for (int pass = 0; pass < 2; pass++) {
+        d->x = take(&cur, max_rows * D);
+        d->xn = take(&cur, max_rows * D);
+        d->qkv = take(&cur, max_rows * Q);
+        d->ao = take(&cur, max_rows * HD);
+        d->up = take(&cur, max_rows * 2 * F);
+        d->act = take(&cur, max_rows * F);
+        d->scores = take(&cur, per_thread * (size_t)(n_threads < 1 ? 1 : n_threads));
+        d->logits = take(&cur, max_rows * V);
+        if (pass == 0) {
+            d->mem = aligned_alloc(64, cur.off * sizeof(float));
+            if (!d->mem)
+                return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, "generate: out of memory");
+            cur.base = d->mem;
+            cur.off = 0;
+        }
+    }
+    d->max_rows = max_rows;
+    d->max_len = per_thread;
+    return RLAIF_OK;
+}
+
+void tf_decode_buf_free(tf_decode_buf *d)
+{
+    free(d->mem);
+    memset(d, 0, sizeof *d);
+}
+
+typedef struct dec_att_job {
+    tf_engine *e;
+    tf_kv *kv;
+    tf_decode_buf *d;
+    size_t l;
+    const size_t *slot;
+    const int32_t *pos;
+} dec_att_job;
+
+static void dec_att_task(void *ctx, size_t i, int thread)
+{
+    const dec_att_job *j = ctx;
+    const tf_config *c = &j->e->m->cfg;
+    size_t H = (size_t)c->n_heads, KV = (size_t)c->n_kv_heads, hd = (size_t)c->head_dim;
+    size_t Q = tf_qkv_dim(c), HD = H * hd, KVD = KV * hd;
+    size_t r = i / H, h = i % H, p = (size_t)j->pos[r];
+    size_t base = (j->l * j->kv->n_slots + j->slot[r]) * j->kv->max_len * KVD;
+    tf_attention_forward(j->d->ao + r * HD, HD, NULL, j->d->scores + (size_t)thread * j->d->max_len,
+                         j->d->qkv + r * Q, Q, j->kv->k + base, KVD, j->kv->v + base, KVD, 1,
+                         p + 1, p, H, KV, hd, h, h + 1);
+}
+
+void tf_decode_step(tf_engine *e, tf_kv *kv, tf_decode_buf *d, size_t n, const size_t *slot,
+                    const int32_t *tok, const int32_t *pos)
+{
+    const tf_config *c = &e->m->cfg;
+    const tf_weights *w = &e->m->w;
+    size_t D = (size_t)c->dim, Q = tf_qkv_dim(c), F = (size_t)c->hidden_dim;
+    size_t H = (size_t)c->n_heads, KV = (size_t)c->n_kv_heads, hd = (size_t)c->head_dim;
+    size_t HD = H * hd;
+    int gpt2 = c->arch == TF_GPT2;
+    for (size_t r = 0; r < n; r++) {
+        memcpy(d->x + r * D, w->tok_emb + (size_t)tok[r] * D, D * sizeof(float));
+        if (gpt2)
+            for (size_t i = 0; i < D; i++) d->x[r * D + i] += w->pos_emb[(size_t)pos[r] * D + i];
+    }
+    for (size_t l = 0; l < (size_t)c->n_layers; l++) {
+        const tf_layer *W = &w->layers[l];
+        norm(c, d->xn, NULL, NULL, d->x, W->ln1_w, W->ln1_b, n);
+        linear(e, d->qkv, d->xn, W->wqkv, n, D, Q, 0);
+        if (W->bqkv) add_bias(d->qkv, Q, W->bqkv, n, Q);
+        if (!gpt2) {
+            tf_rope_forward(d->qkv, Q, pos, n, H, hd, e->rope_cos, e->rope_sin,
+                            c->rope_interleaved);
+            tf_rope_forward(d->qkv + HD, Q, pos, n, KV, hd, e->rope_cos, e->rope_sin,
+                            c->rope_interleaved);
+        }
+        for (size_t r = 0; r < n; r++) kv_store(c, kv, l, slot[r], (size_t)pos[r], d->qkv + r * Q, 1);
+        dec_att_job aj = {e, kv, d, l, slot, pos};
+        tf_pool_run(e->pool, n * H, dec_att_task, &aj);
+        linear(e, d->x, d->ao, W->wo, n, HD, D, 1);
+        if (W->bo) add_bias(d->x, D, W->bo, n, D);
+        norm(c, d->xn, NULL, NULL, d->x, W->ln2_w, W->ln2_b, n);
+        linear(e, d->up, d->xn, W->w_up, n, D, gpt2 ? F : 2 * F, 0);
+        if (W->b_up) add_bias(d->up, F, W->b_up, n, F);
+        if (gpt2)
+            tf_gelu_forward(d->act, d->up, n * F);
+        else
+            tf_swiglu_forward(d->act, d->up, n, F);
+        linear(e, d->x, d->act, W->w_down, n, F, D, 1);
+        if (W->b_down) add_bias(d->x, D, W->b_down, n, D);
+    }
+    norm(c, d->xn, NULL, NULL, d->x, w->lnf_w, w->lnf_b, n);
+    tf_logits_rows(e, d->logits, d->xn, n);
+}

@@ -1,0 +1,121 @@
+/*
+ * forward.h — the engine: full-sequence forward over a flat ragged batch,
+ * with the activations backward needs kept in one reusable arena; the KV
+ * cache and the one-token decode step used by generation.
+ *
+ * ACTIVATION LAYOUT (tf_acts, filled by tf_forward).  A batch is n
+ * sequences laid out flat: sequence b holds tokens off[b] .. off[b+1]-1,
+ * T = off[n] tokens in all, len_b = off[b+1]-off[b], positions restart at 0
+ * in every sequence.  With keep=1 every layer l has its own buffers:
+ *   x_in   [T,D]  residual stream entering layer l (layers[0].x_in = embeddings
+ *                 (+ positions for gpt2); layers[l+1].x_in is layer l's output)
+ *   xn1    [T,D]  first norm output (input of wqkv)
+ *   mean1  [T]    layernorm mean (gpt2; NULL for rmsnorm)
+ *   rstd1  [T]    1/sqrt(var+eps) (layernorm) or 1/rms (rmsnorm)
+ *   qkv    [T,Q]  q|k|v projections, bias added, q and k AFTER RoPE
+ *                 (RoPE is a rotation: its backward rotates the gradient back)
+ *   att    per sequence b at att + att_off[b]: [H, len_b, len_b] softmax
+ *          probabilities (0 above the diagonal)
+ *   ao     [T,H*hd] attention output, input of wo
+ *   x_mid  [T,D]  residual after attention (x_in + ao·woᵀ (+ bo))
+ *   xn2, mean2, rstd2   second norm, as above (input of w_up)
+ *   up     llama/qwen2: [T,2F] gate|up pre-activations; gpt2: [T,F] c_fc + bias
+ *   act    [T,F]  silu(gate)*up or gelu(up): input of w_down
+ * then
+ *   x_out  [T,D]  residual after the last layer (== layers[L].x_in conceptually)
+ *   xf     [T,D]  final norm output: the hidden state every head reads
+ *   meanf, rstdf [T]   final norm statistics (meanf NULL for rmsnorm)
+ * Logits are NOT kept: they are recomputed from xf in row chunks
+ * (tf_logits_rows), so scoring 8×256 tokens never holds a [T,V] matrix.
+ * With keep=0 all layers alias one set of buffers and x_in/x_mid/x_out
+ * alias one residual buffer (updated in place).
+ */
+#ifndef TF_FORWARD_H
+#define TF_FORWARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels.h"
+#include "model.h"
+#include "pool.h"
+
+typedef struct tf_layer_acts {
+    float *x_in, *xn1, *mean1, *rstd1, *qkv, *att, *ao, *x_mid, *xn2, *mean2, *rstd2, *up, *act;
+} tf_layer_acts;
+
+typedef struct tf_acts {
+    int keep;              /* layers have their own buffers */
+    size_t n;              /* sequences */
+    size_t T;              /* tokens */
+    size_t *off;           /* [n+1] */
+    int32_t *ids;          /* [T] copy of the batch's tokens */
+    int32_t *pos;          /* [T] position of each token */
+    size_t *att_off;       /* [n] offset of sequence b's probabilities inside att */
+    size_t att_size;       /* sum_b H*len_b² */
+    tf_layer_acts *layers; /* [L] */
+    float *x_out, *xf, *meanf, *rstdf;
+    float *scratch;        /* per thread: attention scores [ATT_QBLOCK*max len] */
+    size_t scratch_per_thread;
+    float *logits;         /* [TF_LOGIT_ROWS, V] chunk buffer */
+    /* the arena */
+    float *mem;
+    size_t cap;            /* floats */
+    size_t meta_cap;       /* capacity of off/ids/pos/att_off */
+} tf_acts;
+
+/* Rows of logits computed at a time by tf_logits_rows' callers. */
+#define TF_LOGIT_ROWS 64
+
+typedef struct tf_kv {
+    size_t n_slots, max_len;
+    float *k, *v;          /* [L, n_slots, max_len, KV*hd] */
+} tf_kv;
+
+/* Scratch of the decode step, sized for up to max_rows rows. */
+typedef struct tf_decode_buf {
+    size_t max_rows, max_len;
+    float *x, *xn, *qkv, *ao, *up, *act, *scores, *logits;
+    float *mem;
+} tf_decode_buf;
+
+typedef struct tf_engine {
+    tf_model *m;
+    tf_pool *pool;
+    int n_threads;
+    float *rope_cos, *rope_sin;  /* [P, hd/2] */
+    tf_acts acts;
+} tf_engine;
+
+rlaif_status tf_engine_init(tf_engine *e, tf_model *m, int n_threads, char *err, size_t errlen);
+/* Frees the engine's buffers and pool (not the model). */
+void tf_engine_free(tf_engine *e);
+
+/* Forward over n sequences (ids[b][0..len[b]-1]).  Fills e->acts (see the
+ * layout above).  When kv is given, each sequence's keys and values are also
+ * written to cache slot b at positions 0..len[b]-1.  Errors: empty
+ * sequence, token out of range, sequence longer than max_seq_len (each
+ * naming the sequence). */
+rlaif_status tf_forward(tf_engine *e, size_t n, const int32_t *const *ids, const size_t *len,
+                        int keep, tf_kv *kv, char *err, size_t errlen);
+
+/* logits[rows, V] = xf[rows] · lm_headᵀ  for `rows` rows of hidden states
+ * x (ld D). */
+void tf_logits_rows(tf_engine *e, float *logits, const float *x, size_t rows);
+
+/* KV cache for n_slots sequences of up to max_len tokens. */
+rlaif_status tf_kv_init(tf_kv *kv, const tf_config *c, size_t n_slots, size_t max_len,
+                        char *err, size_t errlen);
+void tf_kv_free(tf_kv *kv);
+
+rlaif_status tf_decode_buf_init(tf_decode_buf *d, const tf_config *c, size_t max_rows,
+                                size_t max_len, int n_threads, char *err, size_t errlen);
+void tf_decode_buf_free(tf_decode_buf *d);
+
+/* One decode step for n rows: row i feeds token tok[i] at position pos[i]
+ * of cache slot slot[i] (its earlier positions already cached).  Writes
+ * logits [n, V] to d->logits. */
+void tf_decode_step(tf_engine *e, tf_kv *kv, tf_decode_buf *d, size_t n, const size_t *slot,
+                    const int32_t *tok, const int32_t *pos);
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * instance.h — the model plugin's instance: what one `create` owns.
+ *
+ * Shared by plugin.c and by the training entry points that plug into the
+ * same vtable later (backward, step, save, load_state, reference), so they
+ * can reach the model, the engine with its kept activations and the
+ * tokenizer.
+ */
+#ifndef TF_INSTANCE_H
+#define TF_INSTANCE_H
+
+#include "forward.h"
+#include "generate.h"
+#include "model.h"
+#include "tokenizer.h"
+
+typedef struct tf_instance {
+    const rlaif_host *host;   /* may be NULL (tests that call the vtable directly) */
+    tf_model *m;              /* owned unless is_view */
+    tokenizer *tok;           /* NULL when the checkpoint has none */
+    tf_engine eng;            /* pool, RoPE tables, activation arena */
+    char arch[16];            /* "llama", "qwen2", "gpt2" */
+    char *source;             /* the path the weights came from */
+    uint64_t seed;            /* config "seed": head init, later dropout/LoRA init */
+
+    /* What the last forward kept for backward (RLAIF_OUT_KEEP): the
+     * activations are e->acts (ids, offsets, positions included). */
+    int kept;
+    uint32_t kept_want;
+    float kept_temperature;
+
+    /* Reserved for the training half: frozen views share `m` with their base. */
+    int is_view;
+    struct tf_instance *base;
+} tf_instance;
+
+#endif

@@ -1,0 +1,131 @@
+/*
+ * pool.c — the thread pool: a generation counter announces work, an atomic
+ * counter distributes tasks, a pending count says when the run is over.
+ */
+#include "pool.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define CPU_RELAX() _mm_pause()
+#else
+#define CPU_RELAX() ((void)0)
+#endif
+
+/* About 50 µs of spinning before a worker sleeps. */
+#define SPIN_ITERS 20000
+
+struct tf_pool {
+    int n;                       /* threads including the caller */
+    pthread_t *threads;
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    atomic_uint gen;             /* bumped once per run */
+    atomic_size_t next;          /* next task index */
+    atomic_int busy;             /* workers still inside the current run */
+    size_t n_tasks;
+    tf_task_fn fn;
+    void *ctx;
+    int stop;
+};
+
+typedef struct worker_arg {
+    tf_pool *p;
+    int id;
+} worker_arg;
+
+static void drain(tf_pool *p, int id)
+{
+    for (;;) {
+        size_t i = atomic_fetch_add(&p->next, 1);
+        if (i >= p->n_tasks) break;
+        p->fn(p->ctx, i, id);
+    }
+}
+
+static void *worker(void *arg)
+{
+    worker_arg a = *(worker_arg *)arg;
+    free(arg);
+    tf_pool *p = a.p;
+    /* Runs are counted from creation (gen starts at 0), so a worker that
+     * starts late still takes part in the first run. */
+    unsigned seen = 0;
+    for (;;) {
+        int spins = 0;
+        while (atomic_load_explicit(&p->gen, memory_order_acquire) == seen && spins < SPIN_ITERS) {
+            CPU_RELAX();
+            spins++;
+        }
+        if (atomic_load_explicit(&p->gen, memory_order_acquire) == seen) {
+            pthread_mutex_lock(&p->mu);
+            while (atomic_load(&p->gen) == seen && !p->stop) pthread_cond_wait(&p->wake, &p->mu);
+            pthread_mutex_unlock(&p->mu);
+        }
+        if (p->stop) return NULL;
+        seen++;
+        drain(p, a.id);
+        atomic_fetch_sub_explicit(&p->busy, 1, memory_order_release);
+    }
+}
+
+tf_pool *tf_pool_create(int n_threads)
+{
+    tf_pool *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->n = n_threads < 1 ? 1 : n_threads;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    p->threads = calloc((size_t)p->n, sizeof *p->threads);
+    if (!p->threads) {
+        free(p);
+        return NULL;
+    }
+    for (int i = 1; i < p->n; i++) {
+        worker_arg *a = malloc(sizeof *a);
+        if (!a || pthread_create(&p->threads[i], NULL, worker, (a->p = p, a->id = i, a))) {
+            free(a);
+            p->n = i; /* run with the threads we have */
+            break;
+        }
+    }
+    return p;
+}
+
+void tf_pool_free(tf_pool *p)
+{
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    atomic_fetch_add(&p->gen, 1);
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 1; i < p->n; i++) pthread_join(p->threads[i], NULL);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->wake);
+    free(p->threads);
+    free(p);
+}
+
+int tf_pool_size(const tf_pool *p) { return p ? p->n : 1; }
+
+void tf_pool_run(tf_pool *p, size_t n_tasks, tf_task_fn fn, void *ctx)
+{
+    if (!p || p->n == 1 || n_tasks <= 1) {
+        for (size_t i = 0; i < n_tasks; i++) fn(ctx, i, 0);
+        return;
+    }
+    p->fn = fn;
+    p->ctx = ctx;
+    p->n_tasks = n_tasks;
+    atomic_store(&p->next, 0);
+    atomic_store(&p->busy, p->n - 1);
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    drain(p, 0);
+    while (atomic_load_explicit(&p->busy, memory_order_acquire) > 0) CPU_RELAX();
+}

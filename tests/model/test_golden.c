@@ -1,0 +1,269 @@
+/*
+ * test_golden.c — logits, per-token logprobs and greedy continuations of
+ * the tiny Llama and GPT-2 checkpoints against the Hugging Face reference
+ * numbers in ../shared/golden (within 1e-4), through the engine and
+ * through the plugin vtable.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forward.h"
+#include "model_util.h"
+
+#define TOL 1e-4f
+
+typedef struct golden {
+    st_file f;
+    int32_t ids[2][24];
+    float *logits;          /* [2,24,V] */
+    float *token_logprobs;  /* [2,23] */
+    int32_t greedy[24];
+} golden;
+
+static void golden_load(golden *g, const char *name)
+{
+    char rel[256], err[512];
+    snprintf(rel, sizeof rel, "golden/%s/golden.safetensors", name);
+    ck_assert_msg(st_open(&g->f, mu_shared_path(rel), err, sizeof err) == RLAIF_OK, "%s", err);
+    float *ids = mu_tensor(&g->f, "input_ids", NULL);
+    for (int i = 0; i < 48; i++) g->ids[i / 24][i % 24] = (int32_t)ids[i];
+    free(ids);
+    float *gr = mu_tensor(&g->f, "greedy_ids", NULL);
+    for (int i = 0; i < 24; i++) g->greedy[i] = (int32_t)gr[i];
+    free(gr);
+    g->logits = mu_tensor(&g->f, "logits", NULL);
+    g->token_logprobs = mu_tensor(&g->f, "token_logprobs", NULL);
+}
+
+static void golden_free(golden *g)
+{
+    free(g->logits);
+    free(g->token_logprobs);
+    st_close(&g->f);
+}
+
+/* Engine level: every logit of both sequences, with and without kept
+ * activations, on 1 and 2 threads. */
+static void check_engine_logits(const char *name)
+{
+    golden g;
+    golden_load(&g, name);
+    char rel[256], err[512];
+    snprintf(rel, sizeof rel, "golden/%s", name);
+    tf_model *m = NULL;
+    ck_assert_msg(tf_model_load_hf(mu_shared_path(rel), 0, 0, 0, &m, err, sizeof err) == RLAIF_OK,
+                  "%s", err);
+    size_t V = (size_t)m->cfg.vocab_size, D = (size_t)m->cfg.dim;
+    for (int threads = 1; threads <= 2; threads++)
+        for (int keep = 0; keep <= 1; keep++) {
+            tf_engine e;
+            ck_assert_int_eq(tf_engine_init(&e, m, threads, err, sizeof err), RLAIF_OK);
+            const int32_t *ids[2] = {g.ids[0], g.ids[1]};
+            size_t len[2] = {24, 24};
+            ck_assert_msg(tf_forward(&e, 2, ids, len, keep, NULL, err, sizeof err) == RLAIF_OK,
+                          "%s", err);
+            float *logits = malloc(48 * V * sizeof *logits);
+            for (size_t r = 0; r < 48; r += 16)
+                tf_logits_rows(&e, logits + r * V, e.acts.xf + r * D, 16);
+            float worst = 0;
+            for (size_t i = 0; i < 48 * V; i++) {
+                float d = fabsf(logits[i] - g.logits[i]);
+                worst = d > worst ? d : worst;
+            }
+            ck_assert_msg(worst <= TOL, "%s: logits differ by %g (threads %d keep %d)", name,
+                          worst, threads, keep);
+            free(logits);
+            tf_engine_free(&e);
+        }
+    tf_model_free(m);
+    golden_free(&g);
+}
+
+START_TEST(test_llama_logits) { check_engine_logits("llama_tiny"); }
+END_TEST
+
+START_TEST(test_gpt2_logits) { check_engine_logits("gpt2_tiny"); }
+END_TEST
+
+/* Plugin level: forward(LOGPROBS), next_logprobs and greedy generation. */
+static void check_plugin(const char *name)
+{
+    golden g;
+    golden_load(&g, name);
+    char cfg[1024], err[512] = "";
+    snprintf(cfg, sizeof cfg, "{\"path\": \"%s/golden/%s\", \"threads\": 2}", mu_shared_dir(),
+             name);
+    rlc_instance *in = mu_model(cfg);
+    const rlaif_model_vtable *vt = mu_vt(in);
+    void *self = rlc_instance_self(in);
+    rlaif_model_info info = {.struct_size = sizeof info};
+    ck_assert_int_eq(vt->info(self, &info), RLAIF_OK);
+    size_t V = (size_t)info.vocab_size;
+
+    const int32_t *ids[2] = {g.ids[0], g.ids[1]};
+    size_t len[2] = {24, 24};
+    rlaif_seqs s = {.struct_size = sizeof s, .n = 2, .ids = ids, .len = len};
+    float lp[48], ent[48];
+    rlaif_outputs o = {.struct_size = sizeof o, .logprobs = lp, .entropy = ent};
+    ck_assert_msg(vt->forward(self, &s, RLAIF_OUT_LOGPROBS | RLAIF_OUT_ENTROPY, 1.0f, &o, err,
+                              sizeof err) == RLAIF_OK, "%s", err);
+    for (int b = 0; b < 2; b++) {
+        for (int t = 0; t < 23; t++)
+            ck_assert_msg(fabsf(lp[b * 24 + t] - g.token_logprobs[b * 23 + t]) <= TOL,
+                          "%s: logprob seq %d pos %d: %g vs %g", name, b, t, lp[b * 24 + t],
+                          g.token_logprobs[b * 23 + t]);
+        ck_assert_float_eq(lp[b * 24 + 23], 0.0f);
+        ck_assert_float_eq(ent[b * 24 + 23], 0.0f);
+    }
+    /* Entropy of position 0 of sequence 0 from the reference logits. */
+    {
+        const float *z = g.logits;
+        double mx = -1e30, s0 = 0, s1 = 0;
+        for (size_t i = 0; i < V; i++) mx = z[i] > mx ? z[i] : mx;
+        for (size_t i = 0; i < V; i++) s0 += exp(z[i] - mx);
+        for (size_t i = 0; i < V; i++) {
+            double p = exp(z[i] - mx) / s0;
+            s1 -= p * log(p);
+        }
+        ck_assert_msg(fabs(ent[0] - s1) < 1e-4, "entropy %g vs %g", ent[0], s1);
+    }
+
+    /* next_logprobs after the first 10 tokens = log_softmax of logits[0, 9]. */
+    size_t l10 = 10;
+    const int32_t *ids1[1] = {g.ids[0]};
+    rlaif_seqs s1 = {.struct_size = sizeof s1, .n = 1, .ids = ids1, .len = &l10};
+    float *nl = malloc(V * sizeof *nl);
+    ck_assert_int_eq(vt->next_logprobs(self, &s1, nl, err, sizeof err), RLAIF_OK);
+    const float *z = g.logits + 9 * V;
+    double mx = -1e30, sum = 0;
+    for (size_t i = 0; i < V; i++) mx = z[i] > mx ? z[i] : mx;
+    for (size_t i = 0; i < V; i++) sum += exp(z[i] - mx);
+    for (size_t i = 0; i < V; i++)
+        ck_assert_msg(fabs(nl[i] - (z[i] - mx - log(sum))) <= TOL, "next_logprobs[%zu]", i);
+    free(nl);
+
+    /* Greedy: the first 8 ids then 16 new tokens, EOS not stopping. */
+    size_t l8 = 8;
+    rlaif_seqs p = {.struct_size = sizeof p, .n = 1, .ids = ids1, .len = &l8};
+    rlaif_sampling sp = {.struct_size = sizeof sp, .temperature = 0, .top_p = 1,
+                         .max_new_tokens = 16, .ignore_eos = 1};
+    int32_t out_ids[16];
+    float out_lp[16];
+    size_t n_new = 0;
+    uint8_t fin = 9;
+    rlaif_generation gen = {.struct_size = sizeof gen, .ids = out_ids, .logprobs = out_lp,
+                            .n_new = &n_new, .finish = &fin};
+    ck_assert_msg(vt->generate(self, &p, &sp, &gen, err, sizeof err) == RLAIF_OK, "%s", err);
+    ck_assert_uint_eq(n_new, 16);
+    ck_assert_int_eq(fin, RLAIF_FINISH_LENGTH);
+    for (int i = 0; i < 16; i++)
+        ck_assert_msg(out_ids[i] == g.greedy[8 + i], "%s: greedy token %d: %d vs %d", name, i,
+                      out_ids[i], g.greedy[8 + i]);
+    rlc_instance_unref(in);
+    golden_free(&g);
+}
+
+START_TEST(test_llama_plugin) { check_plugin("llama_tiny"); }
+END_TEST
+
+START_TEST(test_gpt2_plugin) { check_plugin("gpt2_tiny"); }
+END_TEST
+
+/* The two rope_theta spellings and tie_word_embeddings are read. */
+START_TEST(test_config_variants)
+{
+    tf_config c;
+    char err[512];
+    const char *a = "{\"model_type\":\"llama\",\"hidden_size\":64,\"intermediate_size\":172,"
+                    "\"num_hidden_layers\":2,\"num_attention_heads\":8,\"vocab_size\":512,"
+                    "\"rope_theta\":500000.0,\"tie_word_embeddings\":true}";
+    ck_assert_int_eq(tf_config_parse_hf(a, strlen(a), "a.json", &c, err, sizeof err), RLAIF_OK);
+    ck_assert_float_eq(c.rope_theta, 500000.0f);
+    ck_assert_int_eq(c.tied, 1);
+    ck_assert_int_eq(c.n_kv_heads, 8);
+    ck_assert_int_eq(c.head_dim, 8);
+    const char *b = "{\"model_type\":\"qwen2\",\"hidden_size\":64,\"intermediate_size\":172,"
+                    "\"num_hidden_layers\":2,\"num_attention_heads\":8,\"num_key_value_heads\":2,"
+                    "\"vocab_size\":512,\"rope_parameters\":{\"rope_theta\":1000.0,"
+                    "\"rope_type\":\"default\"}}";
+    ck_assert_int_eq(tf_config_parse_hf(b, strlen(b), "b.json", &c, err, sizeof err), RLAIF_OK);
+    ck_assert_float_eq(c.rope_theta, 1000.0f);
+    ck_assert_int_eq(c.arch, TF_QWEN2);
+    ck_assert_int_eq(c.qkv_bias, 1);
+    ck_assert_int_eq(c.tied, 0);
+    const char *u = "{\"model_type\":\"bert\"}";
+    ck_assert_int_eq(tf_config_parse_hf(u, strlen(u), "u.json", &c, err, sizeof err),
+                     RLAIF_E_UNSUPPORTED);
+    ck_assert_msg(strstr(err, "u.json") && strstr(err, "unsupported architecture 'bert'"), "%s",
+                  err);
+    const char *m = "{\"model_type\":\"llama\",\"hidden_size\":64}";
+    ck_assert_int_eq(tf_config_parse_hf(m, strlen(m), "m.json", &c, err, sizeof err),
+                     RLAIF_E_FORMAT);
+    ck_assert_msg(strstr(err, "missing key 'intermediate_size'"), "%s", err);
+    const char *r = "{\"model_type\":\"llama\",\"hidden_size\":64,\"intermediate_size\":172,"
+                    "\"num_hidden_layers\":2,\"num_attention_heads\":8,\"vocab_size\":512,"
+                    "\"rope_scaling\":{\"rope_type\":\"yarn\"}}";
+    ck_assert_int_eq(tf_config_parse_hf(r, strlen(r), "r.json", &c, err, sizeof err),
+                     RLAIF_E_UNSUPPORTED);
+}
+END_TEST
+
+/* Plugin config errors name the key. */
+START_TEST(test_plugin_config_errors)
+{
+    char err[1024] = "";
+    ck_assert_ptr_null(mu_model_try("{\"threads\": 2}", err, sizeof err));
+    ck_assert_msg(strstr(err, "'path'"), "%s", err);
+    ck_assert_ptr_null(mu_model_try("{\"path\": \"/nonexistent/x.bin\"}", err, sizeof err));
+    ck_assert_msg(strstr(err, "/nonexistent/x.bin"), "%s", err);
+    ck_assert_ptr_null(mu_model_try("{\"path\": \"x\", \"thread\": 1}", err, sizeof err));
+    ck_assert_msg(strstr(err, "thread"), "%s", err);
+    char cfg[1024];
+    snprintf(cfg, sizeof cfg, "{\"path\": \"%s/golden/llama_tiny\"}", mu_shared_dir());
+    rlc_instance *in = mu_model(cfg);
+    const rlaif_model_vtable *vt = mu_vt(in);
+    int32_t ids[3] = {1, 5, 600};
+    size_t len = 3;
+    const int32_t *pids[1] = {ids};
+    rlaif_seqs s = {.struct_size = sizeof s, .n = 1, .ids = pids, .len = &len};
+    float lp[3], val[3];
+    rlaif_outputs o = {.struct_size = sizeof o, .logprobs = lp, .values = val};
+    ck_assert_int_eq(vt->forward(rlc_instance_self(in), &s, RLAIF_OUT_LOGPROBS, 1, &o, err,
+                                 sizeof err), RLAIF_E_INVALID);
+    ck_assert_msg(strstr(err, "sequence 0 token 2") && strstr(err, "600"), "%s", err);
+    ids[2] = 7;
+    ck_assert_int_eq(vt->forward(rlc_instance_self(in), &s, RLAIF_OUT_VALUES, 1, &o, err,
+                                 sizeof err), RLAIF_E_UNSUPPORTED);
+    ck_assert_int_eq(vt->tokenize(rlc_instance_self(in), "hi", 2, 1, ids, 3, &len, err,
+                                  sizeof err), RLAIF_E_UNSUPPORTED);
+    rlc_instance_unref(in);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("model_golden");
+    TCase *tc = tcase_create("golden");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_llama_logits);
+    tcase_add_test(tc, test_gpt2_logits);
+    tcase_add_test(tc, test_llama_plugin);
+    tcase_add_test(tc, test_gpt2_plugin);
+    tcase_add_test(tc, test_config_variants);
+    tcase_add_test(tc, test_plugin_config_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    rlc_shutdown();
+    return failed ? 1 : 0;
+}
