@@ -466,6 +466,126 @@ START_TEST(test_heads)
 }
 END_TEST
 
+/* ---- the engine-layout variants against the FD-checked kernels ------- */
+
+/* Attention on a fused [n, (NH+2NKV)*HD] q|k|v buffer, split into two kv
+ * ranges as two threads would, equals attention_backward on separate
+ * arrays; with saved and with recomputed probabilities. */
+START_TEST(test_attention_seq_fused)
+{
+    tu_rng g;
+    tu_rng_seed(&g, 43);
+    size_t n = 6, nh = 4, nkv = 2, hd = 4, qd = nh * hd, kd = nkv * hd, w = qd + 2 * kd;
+    float *qkv = tu_alloc_fill(&g, n * w, -1, 1), *dout = tu_alloc_fill(&g, n * qd, -1, 1);
+    float *q = tu_zeros(n * qd), *k = tu_zeros(n * kd), *v = tu_zeros(n * kd);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(q + i * qd, qkv + i * w, qd * sizeof(float));
+        memcpy(k + i * kd, qkv + i * w + qd, kd * sizeof(float));
+        memcpy(v + i * kd, qkv + i * w + qd + kd, kd * sizeof(float));
+    }
+    float *out = tu_zeros(n * qd), *att = tu_zeros(nh * n * n);
+    attention_forward(out, att, q, k, v, 1, n, nh, nkv, hd);
+    float *dq = tu_zeros(n * qd), *dk = tu_zeros(n * kd), *dv = tu_zeros(n * kd);
+    float *scratch = tu_zeros(attention_backward_scratch(n));
+    attention_backward(dq, dk, dv, dout, q, k, v, att, scratch, 1, n, nh, nkv, hd);
+    for (int recompute = 0; recompute < 2; recompute++) {
+        float *dqkv = tu_zeros(n * w);
+        for (size_t kv0 = 0; kv0 < nkv; kv0++)
+            attention_seq_backward(dqkv, w, dqkv + qd, w, dqkv + qd + kd, w, dout, qd, qkv, w,
+                                   qkv + qd, w, qkv + qd + kd, w, recompute ? NULL : att, scratch,
+                                   n, nh, nkv, hd, kv0, kv0 + 1);
+        for (size_t i = 0; i < n; i++) {
+            for (size_t j = 0; j < qd; j++) ck_assert_float_eq_tol(dqkv[i * w + j], dq[i * qd + j], 1e-6);
+            for (size_t j = 0; j < kd; j++) {
+                ck_assert_float_eq_tol(dqkv[i * w + qd + j], dk[i * kd + j], 1e-6);
+                ck_assert_float_eq_tol(dqkv[i * w + qd + kd + j], dv[i * kd + j], 1e-6);
+            }
+        }
+        free(dqkv);
+    }
+    free(qkv), free(dout), free(q), free(k), free(v), free(out), free(att), free(dq), free(dk);
+    free(dv), free(scratch);
+}
+END_TEST
+
+START_TEST(test_rope_table_inplace)
+{
+    tu_rng g;
+    tu_rng_seed(&g, 33);
+    size_t n = 5, nh = 3, hd = 8, half = hd / 2, ld = nh * hd + 7, npos = 30;
+    int32_t pos[5] = {0, 4, 1, 29, 7};
+    float *cos_t = tu_zeros(npos * half), *sin_t = tu_zeros(npos * half);
+    for (size_t i = 0; i < half; i++) {
+        float inv = 1.0f / powf(10000.0f, (float)(2 * i) / (float)hd);
+        for (size_t p = 0; p < npos; p++) {
+            cos_t[p * half + i] = cosf((float)p * inv);
+            sin_t[p * half + i] = sinf((float)p * inv);
+        }
+    }
+    for (int layout = 0; layout < 2; layout++) {
+        float *d = tu_alloc_fill(&g, n * ld, -1, 1), *dense = tu_zeros(n * nh * hd);
+        float *want = tu_zeros(n * nh * hd);
+        for (size_t r = 0; r < n; r++) memcpy(dense + r * nh * hd, d + r * ld, nh * hd * sizeof(float));
+        rope_backward(want, dense, pos, n, nh, hd, 10000.0f, (rope_layout)layout);
+        float pad = d[nh * hd]; /* a column outside the heads stays put */
+        rope_backward_table(d, ld, pos, n, nh, hd, cos_t, sin_t, (rope_layout)layout);
+        ck_assert_float_eq(d[nh * hd], pad);
+        for (size_t r = 0; r < n; r++)
+            for (size_t j = 0; j < nh * hd; j++)
+                ck_assert_float_eq_tol(d[r * ld + j], want[r * nh * hd + j], 2e-6);
+        free(d), free(dense), free(want);
+    }
+    free(cos_t), free(sin_t);
+}
+END_TEST
+
+START_TEST(test_swiglu_fused)
+{
+    tu_rng g;
+    tu_rng_seed(&g, 53);
+    size_t t = 3, f = 5;
+    float *gu = tu_alloc_fill(&g, t * 2 * f, -3, 3), *dh = tu_alloc_fill(&g, t * f, -1, 1);
+    float *dgu = tu_zeros(t * 2 * f);
+    swiglu_fused_backward(dgu, dh, gu, t, f);
+    for (size_t r = 0; r < t; r++) {
+        float dg[5] = {0}, du[5] = {0};
+        swiglu_backward(dg, du, dh + r * f, gu + r * 2 * f, gu + r * 2 * f + f, f);
+        for (size_t i = 0; i < f; i++) {
+            ck_assert_float_eq(dgu[r * 2 * f + i], dg[i]);
+            ck_assert_float_eq(dgu[r * 2 * f + f + i], du[i]);
+        }
+    }
+    free(gu), free(dh), free(dgu);
+}
+END_TEST
+
+/* lmhead_dlogits on raw logits + the two matmuls == lmhead_backward. */
+START_TEST(test_lmhead_dlogits)
+{
+    tu_rng g;
+    tu_rng_seed(&g, 73);
+    static const int32_t tgt[4] = {2, -1, 9, 0};
+    size_t n = 4, c = 6, v = 37;
+    float temp = 0.7f;
+    float *h = tu_alloc_fill(&g, n * c, -1, 1), *w = tu_alloc_fill(&g, v * c, -1, 1);
+    float *r1 = tu_alloc_fill(&g, n, -1, 1), *r2 = tu_alloc_fill(&g, n, -1, 1);
+    float *probs = tu_zeros(n * v), *lp = tu_zeros(n), *ent = tu_zeros(n), *z = tu_zeros(n * v);
+    for (int mode = 0; mode < 3; mode++) {
+        const float *dl = mode == 1 ? NULL : r1, *de = mode == 0 ? NULL : r2;
+        float *dh1 = tu_zeros(n * c), *dw1 = tu_zeros(v * c), *dh2 = tu_zeros(n * c), *dw2 = tu_zeros(v * c);
+        lmhead_forward(lp, ent, probs, h, w, tgt, temp, n, c, v);
+        lmhead_backward(dh1, dw1, probs, dl, de, h, w, tgt, temp, n, c, v);
+        linear_forward(z, h, w, NULL, n, c, v); /* raw logits */
+        lmhead_dlogits(z, tgt, dl, de, temp, n, v);
+        linear_backward(dh2, dw2, NULL, z, h, w, n, c, v);
+        ck_assert(tu_rel_err(dh2, dh1, n * c, 1e-9) < 1e-5);
+        ck_assert(tu_rel_err(dw2, dw1, v * c, 1e-9) < 1e-5);
+        free(dh1), free(dw1), free(dh2), free(dw2);
+    }
+    free(h), free(w), free(r1), free(r2), free(probs), free(lp), free(ent), free(z);
+}
+END_TEST
+
 /* fast_expf against libm's exp in double over the range softmax uses. */
 START_TEST(test_fast_expf)
 {
@@ -500,6 +620,10 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, test_lmhead);
     tcase_add_test(tc, test_heads);
     tcase_add_test(tc, test_fast_expf);
+    tcase_add_test(tc, test_attention_seq_fused);
+    tcase_add_test(tc, test_rope_table_inplace);
+    tcase_add_test(tc, test_swiglu_fused);
+    tcase_add_test(tc, test_lmhead_dlogits);
     suite_add_tcase(s, tc);
     return s;
 }

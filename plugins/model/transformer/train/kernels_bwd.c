@@ -290,6 +290,26 @@ void rope_backward(float *dx, const float *dy, const int32_t *pos, size_t n, siz
     rope_apply(dx, dy, 1, -1.0f, pos, n, nh, hd, theta, layout);
 }
 
+void rope_backward_table(float *d, size_t ld, const int32_t *pos, size_t t, size_t nh, size_t hd,
+                         const float *cos_t, const float *sin_t, rope_layout layout)
+{
+    size_t half = hd / 2;
+    for (size_t r = 0; r < t; r++) {
+        const float *co = cos_t + (size_t)pos[r] * half, *si = sin_t + (size_t)pos[r] * half;
+        for (size_t h = 0; h < nh; h++) {
+            float *x = d + r * ld + h * hd;
+            for (size_t i = 0; i < half; i++) {
+                size_t a, b;
+                rope_pair(i, hd, layout, &a, &b);
+                float y1 = x[a], y2 = x[b];
+                /* R^T: rotate by -angle */
+                x[a] = y1 * co[i] + y2 * si[i];
+                x[b] = y2 * co[i] - y1 * si[i];
+            }
+        }
+    }
+}
+
 /* ======================================================================
  * Attention.  Per (sequence, query head) the scores, the weighted sum and
  * all four backward products are sgemm calls on strided views of the
@@ -352,38 +372,63 @@ static void softmax_rows_backward(float *dp, const float *p, size_t t)
     }
 }
 
+/* Backward of one query head h against its kv head: P [n,n] (ld n). */
+static void attention_head_backward(float *dq, size_t lddq, float *dk, size_t lddk, float *dv,
+                                    size_t lddv, const float *dout, size_t ldo, const float *q,
+                                    size_t ldq, const float *k, size_t ldk, const float *v,
+                                    size_t ldv, const float *p, float *dp, size_t n, size_t hd)
+{
+    float scale = 1.0f / sqrtf((float)hd);
+    /* dP = dO V^T;  dV += P^T dO */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, (int)hd, 1.0f, dout,
+                (int)ldo, v, (int)ldv, 0.0f, dp, (int)n);
+    if (dv)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)hd, (int)n, 1.0f, p,
+                    (int)n, dout, (int)ldo, 1.0f, dv, (int)lddv);
+    softmax_rows_backward(dp, p, n);
+    /* dQ += scale dS K;  dK += scale dS^T Q */
+    if (dq)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)hd, (int)n, scale, dp,
+                    (int)n, k, (int)ldk, 1.0f, dq, (int)lddq);
+    if (dk)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)hd, (int)n, scale, dp,
+                    (int)n, q, (int)ldq, 1.0f, dk, (int)lddk);
+}
+
+void attention_seq_backward(float *dq, size_t lddq, float *dk, size_t lddk, float *dv,
+                            size_t lddv, const float *dout, size_t ldo, const float *q,
+                            size_t ldq, const float *k, size_t ldk, const float *v, size_t ldv,
+                            const float *probs, float *scratch, size_t n, size_t nh, size_t nkv,
+                            size_t hd, size_t kv0, size_t kv1)
+{
+    size_t group = nh / nkv;
+    float *dp = scratch, *p_own = scratch + n * n;
+    for (size_t h = kv0 * group; h < kv1 * group; h++) {
+        size_t qo = h * hd, ko = (h / group) * hd;
+        const float *p;
+        if (probs) {
+            p = probs + h * n * n;
+        } else {
+            attention_probs(p_own, q + qo, k + ko, n, hd, ldq, ldk);
+            p = p_own;
+        }
+        attention_head_backward(dq ? dq + qo : NULL, lddq, dk ? dk + ko : NULL, lddk,
+                                dv ? dv + ko : NULL, lddv, dout + qo, ldo, q + qo, ldq, k + ko,
+                                ldk, v + ko, ldv, p, dp, n, hd);
+    }
+}
+
 void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
                         const float *k, const float *v, const float *att, float *scratch,
                         size_t b, size_t t, size_t nh, size_t nkv, size_t hd)
 {
-    size_t group = nh / nkv, ldq = nh * hd, ldk = nkv * hd;
-    float scale = 1.0f / sqrtf((float)hd);
-    float *dp = scratch, *p_own = scratch + t * t;
+    size_t ldq = nh * hd, ldk = nkv * hd;
     for (size_t s = 0; s < b; s++) {
-        for (size_t h = 0; h < nh; h++) {
-            size_t qoff = s * t * ldq + h * hd, koff = s * t * ldk + (h / group) * hd;
-            const float *p;
-            if (att) {
-                p = att + (s * nh + h) * t * t;
-            } else {
-                attention_probs(p_own, q + qoff, k + koff, t, hd, ldq, ldk);
-                p = p_own;
-            }
-            /* dP = dO V^T;  dV += P^T dO */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)t, (int)t, (int)hd, 1.0f,
-                        dout + qoff, (int)ldq, v + koff, (int)ldk, 0.0f, dp, (int)t);
-            if (dv)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)t, (int)hd, (int)t,
-                            1.0f, p, (int)t, dout + qoff, (int)ldq, 1.0f, dv + koff, (int)ldk);
-            softmax_rows_backward(dp, p, t);
-            /* dQ += scale dS K;  dK += scale dS^T Q */
-            if (dq)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)t, (int)hd, (int)t,
-                            scale, dp, (int)t, k + koff, (int)ldk, 1.0f, dq + qoff, (int)ldq);
-            if (dk)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)t, (int)hd, (int)t,
-                            scale, dp, (int)t, q + qoff, (int)ldq, 1.0f, dk + koff, (int)ldk);
-        }
+        size_t qoff = s * t * ldq, koff = s * t * ldk;
+        attention_seq_backward(dq ? dq + qoff : NULL, ldq, dk ? dk + koff : NULL, ldk,
+                               dv ? dv + koff : NULL, ldk, dout + qoff, ldq, q + qoff, ldq,
+                               k + koff, ldk, v + koff, ldk, att ? att + s * nh * t * t : NULL,
+                               scratch, t, nh, nkv, hd, 0, nkv);
     }
 }
 
@@ -407,6 +452,13 @@ void swiglu_backward(float *dgate, float *dup, const float *dh, const float *gat
         if (dgate) dgate[i] += dh[i] * up[i] * s * (1.0f + g * (1.0f - s));
         if (dup) dup[i] += dh[i] * g * s;
     }
+}
+
+void swiglu_fused_backward(float *dgu, const float *dh, const float *gu, size_t t, size_t f)
+{
+    for (size_t r = 0; r < t; r++)
+        swiglu_backward(dgu + r * 2 * f, dgu + r * 2 * f + f, dh + r * f, gu + r * 2 * f,
+                        gu + r * 2 * f + f, f);
 }
 
 #define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
@@ -516,6 +568,37 @@ void lmhead_backward(float *dh, float *dw, float *probs, const float *dlogprob,
     if (dw)
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)v, (int)c, (int)n, 1.0f,
                     probs, (int)v, h, (int)c, 1.0f, dw, (int)c);
+}
+
+void lmhead_dlogits(float *z, const int32_t *targets, const float *dlogprob,
+                    const float *dentropy, float temperature, size_t rows, size_t v)
+{
+    float inv_t = 1.0f / temperature;
+    for (size_t i = 0; i < rows; i++) {
+        float *p = z + i * v;
+        float dl = (dlogprob && targets[i] >= 0) ? dlogprob[i] : 0.0f;
+        float de = dentropy ? dentropy[i] : 0.0f;
+        row_scale(p, v, inv_t);
+        float mx = row_max(p, v);
+        double sum_ez;
+        double sum = row_exp_sum(p, v, mx, &sum_ez); /* p = exp(z/T - mx) */
+        double lse_rel = log(sum);
+        float inv_sum = (float)(1.0 / sum);
+        if (de != 0.0f) {
+            /* log p_j = log(e_j) - lse_rel; H = lse_rel - E[z - mx]. */
+            float ent = (float)(lse_rel - sum_ez / sum);
+            float lse_f = (float)lse_rel;
+            for (size_t j = 0; j < v; j++) {
+                float e = p[j], pj = e * inv_sum;
+                float lp = e > 0.0f ? logf(e) - lse_f : 0.0f;
+                p[j] = (-dl * pj - de * pj * (lp + ent)) * inv_t;
+            }
+        } else {
+            float a = -dl * inv_sum * inv_t;
+            for (size_t j = 0; j < v; j++) p[j] *= a;
+        }
+        if (targets[i] >= 0) p[targets[i]] += dl * inv_t;
+    }
 }
 
 /* ======================================================================

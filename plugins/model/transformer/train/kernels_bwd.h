@@ -82,6 +82,13 @@ void rope_forward(float *x, const int32_t *pos, size_t n, size_t nh, size_t hd, 
 void rope_backward(float *dx, const float *dy, const int32_t *pos, size_t n, size_t nh,
                    size_t hd, float theta, rope_layout layout);
 
+/* In-place backward with the engine's strided rows and angle tables:
+ * d[T rows at d + t*ld, NH heads of HD] <- R(pos[t])^T d, with
+ * cos_t/sin_t [P, HD/2] as tf_rope_table builds them.  Used on the q and
+ * k column ranges of the fused dqkv gradient. */
+void rope_backward_table(float *d, size_t ld, const int32_t *pos, size_t t, size_t nh, size_t hd,
+                         const float *cos_t, const float *sin_t, rope_layout layout);
+
 /* ---- Causal self-attention with grouped-query heads ------------------ */
 
 /* q[B,T,NH,HD], k,v[B,T,NKV,HD] -> out[B,T,NH,HD]; query head h reads kv
@@ -98,12 +105,30 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
                         size_t b, size_t t, size_t nh, size_t nkv, size_t hd);
 size_t attention_backward_scratch(size_t t);
 
+/* One sequence of n tokens in the engine's strided layout (see
+ * tf_attention_forward): q rows at q + i*ldq (head h at +h*HD), k and v
+ * rows likewise with KV heads; probs [NH, n, n] are the saved
+ * probabilities, or NULL to recompute them.  dq, dk, dv (own leading
+ * dimensions; they may be column ranges of one fused [n, (NH+2NKV)*HD]
+ * buffer) accumulate.  Only kv heads [kv0, kv1) and their query heads are
+ * done, so threads can split the heads without two of them writing one
+ * dk/dv column.  scratch: at least attention_backward_scratch(n) floats. */
+void attention_seq_backward(float *dq, size_t lddq, float *dk, size_t lddk, float *dv,
+                            size_t lddv, const float *dout, size_t ldo, const float *q,
+                            size_t ldq, const float *k, size_t ldk, const float *v, size_t ldv,
+                            const float *probs, float *scratch, size_t n, size_t nh, size_t nkv,
+                            size_t hd, size_t kv0, size_t kv1);
+
 /* ---- Gated and plain activations ------------------------------------- */
 
 /* SwiGLU: h[i] = silu(gate[i]) * up[i] over n elements. */
 void swiglu_forward(float *h, const float *gate, const float *up, size_t n);
 void swiglu_backward(float *dgate, float *dup, const float *dh, const float *gate,
                      const float *up, size_t n);
+
+/* The engine's fused layout: gu[T, 2F] = gate | up per row, h[T, F].
+ * dgu[T, 2F] accumulates. */
+void swiglu_fused_backward(float *dgu, const float *dh, const float *gu, size_t t, size_t f);
 
 /* GELU, tanh approximation (GPT-2 "gelu_new"). */
 void gelu_forward(float *y, const float *x, size_t n);
@@ -139,6 +164,15 @@ void lmhead_forward(float *logprob, float *entropy, float *probs, const float *h
 void lmhead_backward(float *dh, float *dw, float *probs, const float *dlogprob,
                      const float *dentropy, const float *h, const float *w,
                      const int32_t *targets, float temperature, size_t n, size_t c, size_t v);
+
+/* The LM head's gradient for rows of logits recomputed in chunks (the
+ * engine does not keep [N,V]): z[rows, V] holds the RAW logits (before the
+ * temperature) on entry and dL/dlogits on return, given dL/dlogprob and
+ * dL/dentropy per row (either may be NULL; targets[r] < 0: no logprob
+ * gradient on that row).  Then the caller accumulates dh += z W and
+ * dW += z^T h (two matmuls), exactly as lmhead_backward does. */
+void lmhead_dlogits(float *z, const int32_t *targets, const float *dlogprob,
+                    const float *dentropy, float temperature, size_t rows, size_t v);
 
 /* ---- Value head and score head --------------------------------------- */
 
