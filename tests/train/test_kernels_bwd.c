@@ -551,8 +551,8 @@ START_TEST(test_swiglu_fused)
         float dg[5] = {0}, du[5] = {0};
         swiglu_backward(dg, du, dh + r * f, gu + r * 2 * f, gu + r * 2 * f + f, f);
         for (size_t i = 0; i < f; i++) {
-            ck_assert_float_eq(dgu[r * 2 * f + i], dg[i]);
-            ck_assert_float_eq(dgu[r * 2 * f + f + i], du[i]);
+            ck_assert_float_eq_tol(dgu[r * 2 * f + i], dg[i], 1e-6);
+            ck_assert_float_eq_tol(dgu[r * 2 * f + f + i], du[i], 1e-6);
         }
     }
     free(gu), free(dh), free(dgu);
