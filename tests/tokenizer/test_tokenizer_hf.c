@@ -113,16 +113,19 @@ static tokenizer *load_ref_tokenizer(const char *name)
     return t;
 }
 
+/* Loop index: tokenizer (i / 2), then the hand-written texts (even) or
+ * 400 random mixes of tricky pieces (odd). */
 START_TEST(test_reference)
 {
-    const char *name = refs[_i];
+    const char *name = refs[_i / 2];
+    const char *file = _i % 2 ? "reference_random.json" : "reference.json";
     char rel[128];
     tokenizer *t = load_ref_tokenizer(name);
     if (!t) {
         fprintf(stderr, "skipped %s: tokenizer file absent\n", name);
         return;
     }
-    snprintf(rel, sizeof rel, "%s/reference.json", name);
+    snprintf(rel, sizeof rel, "%s/%s", name, file);
     char *ref_path = tt_data_path(rel);
     cJSON *ref = tt_json(ref_path);
     const cJSON *cases = cJSON_GetObjectItem(ref, "cases");
@@ -137,7 +140,7 @@ START_TEST(test_reference)
                                   &slen);
         int32_t *ids = tt_ids(cJSON_GetObjectItem(c, "ids"), &n);
         int32_t *ids_sp = tt_ids(cJSON_GetObjectItem(c, "ids_special"), &ns);
-        snprintf(what, sizeof what, "%s case %d \"%.60s\"", name, k, text);
+        snprintf(what, sizeof what, "%s %s case %d \"%.60s\"", name, file, k, text);
         check_encode(t, what, text, len, 0, ids, n);
         check_encode(t, what, text, len, 1, ids_sp, ns);
         check_decode(t, what, ids, n, 0, dec, dlen);
@@ -263,7 +266,7 @@ int main(void)
     TCase *tc = tcase_create("hf");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_gpt2_golden);
-    tcase_add_loop_test(tc, test_reference, 0, (int)(sizeof refs / sizeof refs[0]));
+    tcase_add_loop_test(tc, test_reference, 0, 2 * (int)(sizeof refs / sizeof refs[0]));
     tcase_add_test(tc, test_special_ids);
     tcase_add_test(tc, test_invalid_utf8);
     tcase_add_test(tc, test_long_text_and_save);

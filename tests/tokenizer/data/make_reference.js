@@ -2,7 +2,7 @@
 const { Tokenizer } = require('tokenizers');
 const fs = require('fs');
 async function main() {
-  const [tokFile, textsFile] = process.argv.slice(2);
+  const [tokFile, textsFile] = process.argv.slice(2, 4);
   const tok = Tokenizer.fromFile(tokFile);
   const texts = JSON.parse(fs.readFileSync(textsFile, 'utf8'));
   const cases = [];
@@ -15,6 +15,7 @@ async function main() {
     const hex = (s) => Buffer.from(s, 'utf8').toString('hex');
     cases.push({ text, text_hex: hex(text), ids, ids_special: Array.from(withSpecial.getIds()), decoded, decoded_skip_special: decodedSkip, decoded_hex: hex(decoded), decoded_skip_special_hex: hex(decodedSkip) });
   }
-  process.stdout.write(JSON.stringify({ cases }, null, 1) + '\n');
+  const compact = process.argv[4] === '--compact';
+  process.stdout.write((compact ? JSON.stringify({ cases }) : JSON.stringify({ cases }, null, 1)) + '\n');
 }
 main().catch((e) => { console.error(e); process.exit(1); });

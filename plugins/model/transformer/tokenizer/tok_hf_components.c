@@ -119,9 +119,10 @@ static int normalizer(tokenizer *t, tok_jctx *j, const cJSON *node, const char *
         return -1;
     if (!strcmp(type, "Sequence"))
         return each(t, j, node, path, "normalizers", depth, normalizer);
-    if (!strcmp(type, "NFC"))
-        return 0;   /* passthrough: the input is taken to be composed already */
-    if (!strcmp(type, "Replace")) {
+    if (!strcmp(type, "NFC") || !strcmp(type, "NFD")) {
+        n.kind = type[2] == 'C' ? TOK_NORM_NFC : TOK_NORM_NFD;
+        s = "";
+    } else if (!strcmp(type, "Replace")) {
         n.kind = TOK_NORM_REPLACE;
         if (tok_jstr(j, node, path, "content", 1, &s) || parse_pattern(j, node, path, &n.re))
             return -1;
@@ -138,8 +139,8 @@ static int normalizer(tokenizer *t, tok_jctx *j, const cJSON *node, const char *
     } else {
         char f[256];
         return tok_jfail(j, tok_jpath(f, sizeof f, path, "type"),
-                         "normalizer '%s' is not supported (supported: NFC, Replace, Prepend, "
-                         "Strip, Sequence)", type);
+                         "normalizer '%s' is not supported (supported: NFC, NFD, Replace, "
+                         "Prepend, Strip, Sequence)", type);
     }
     n.content_len = strlen(s);
     n.content = tok_strndup(s, n.content_len);

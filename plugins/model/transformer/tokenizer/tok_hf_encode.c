@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "tok_internal.h"
+#include "tok_nfc.h"
 
 /* Scratch for one encode call (the tokenizer itself stays read-only). */
 typedef struct enc {
@@ -26,24 +27,41 @@ typedef struct enc {
     tok_ids *out;
 } enc;
 
-static int is_space(unsigned char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-/* ASCII letters, digits, '_' and any non-ASCII byte count as word chars
- * (for single_word added tokens). */
-static int is_word_byte(unsigned char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-           c >= 0x80;
-}
-
 static size_t char_len(const char *s, size_t n)
 {
     size_t k = tok_utf8_valid_len((const unsigned char *)s, n);
     return k ? k : 1;
 }
+
+/* Unicode White_Space (Rust's char::is_whitespace), for lstrip/rstrip. */
+static int is_white_space(uint32_t c)
+{
+    return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
+           c == 0x205F || c == 0x3000;
+}
+
+/* The code point of the (valid) UTF-8 char at s, k bytes long. */
+static uint32_t decode_cp(const char *s, size_t k)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    if (k == 1)
+        return u[0];
+    uint32_t cp = u[0] & (0x7Fu >> k);
+    for (size_t i = 1; i < k; i++)
+        cp = (cp << 6) | (u[i] & 0x3Fu);
+    return cp;
+}
+
+/* Start of the char that ends just before s[i] (the text is valid UTF-8). */
+static size_t prev_char(const char *s, size_t i)
+{
+    size_t k = i - 1;
+    while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
+        k--;
+    return k;
+}
+
 
 /* ===== Regex matches ==================================================== */
 
@@ -191,8 +209,10 @@ static int normalize(enc *e, const char *s, size_t n)
         e->tmp.len = 0;
         int rc = 0;
         switch (nm->kind) {
-        case TOK_NORM_NONE:
-            continue;
+        case TOK_NORM_NFC:
+        case TOK_NORM_NFD:
+            rc = tok_normalize_nf(cur, len, nm->kind == TOK_NORM_NFC, &e->tmp);
+            break;
         case TOK_NORM_REPLACE:
             rc = replace_all(e, nm->re, nm->content, nm->content_len, cur, len);
             break;
@@ -203,10 +223,18 @@ static int normalize(enc *e, const char *s, size_t n)
             break;
         case TOK_NORM_STRIP: {
             size_t lo = 0, hi = len;
-            while (nm->left && lo < hi && is_space((unsigned char)cur[lo]))
-                lo++;
-            while (nm->right && hi > lo && is_space((unsigned char)cur[hi - 1]))
-                hi--;
+            while (nm->left && lo < hi) {
+                size_t k = char_len(cur + lo, hi - lo);
+                if (!is_white_space(decode_cp(cur + lo, k)))
+                    break;
+                lo += k;
+            }
+            while (nm->right && hi > lo) {
+                size_t p = prev_char(cur, hi);
+                if (p < lo || !is_white_space(decode_cp(cur + p, hi - p)))
+                    break;
+                hi = p;
+            }
             rc = tok_buf_add(&e->tmp, cur + lo, hi - lo);
             break;
         }
@@ -414,15 +442,29 @@ static int encode_segment(enc *e, const char *s, size_t n, int at_start)
 
 /* ===== Added tokens ===================================================== */
 
-/* The longest added token matching at s[i], or NULL. */
-static const tok_added *added_at(const tokenizer *t, const char *s, size_t n, size_t i)
+/* Whether the char at s[i] is a word char (Unicode \w: letters and other
+ * alphabetic chars, marks, decimal digits, connector punctuation, joiners;
+ * as HF's single_word check reads it). */
+static int word_char_at(enc *e, const char *s, size_t n, size_t i)
 {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x80)
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    size_t k = char_len(s + i, n - i);
+    return pcre2_match(e->t->word_re, (PCRE2_SPTR)s + i, k, 0, PCRE2_ANCHORED | PCRE2_NO_UTF_CHECK,
+                       e->md, NULL) > 0;
+}
+
+/* The longest added token matching at s[i], or NULL. */
+static const tok_added *added_at(enc *e, const char *s, size_t n, size_t i)
+{
+    const tokenizer *t = e->t;
     for (size_t k = 0; k < t->n_added; k++) {
         const tok_added *a = &t->added[k];
         if (a->len > n - i || memcmp(s + i, a->content, a->len) != 0)
             continue;
-        if (a->single_word && ((i > 0 && is_word_byte((unsigned char)s[i - 1])) ||
-                               (i + a->len < n && is_word_byte((unsigned char)s[i + a->len]))))
+        if (a->single_word && ((i > 0 && word_char_at(e, s, n, prev_char(s, i))) ||
+                               (i + a->len < n && word_char_at(e, s, n, i + a->len))))
             continue;
         return a;
     }
@@ -434,21 +476,27 @@ static int encode_text(enc *e, const char *s, size_t n)
     const tokenizer *t = e->t;
     size_t seg = 0, i = 0;
     while (i < n) {
-        const tok_added *a = t->added_first[(unsigned char)s[i]] ? added_at(t, s, n, i) : NULL;
+        const tok_added *a = t->added_first[(unsigned char)s[i]] ? added_at(e, s, n, i) : NULL;
         if (!a) {
             i++;
             continue;
         }
-        size_t end = seg < i ? i : seg;
-        if (a->lstrip)
-            while (end > seg && is_space((unsigned char)s[end - 1]))
-                end--;
+        size_t end = i;
+        while (a->lstrip && end > seg) {
+            size_t p = prev_char(s, end);
+            if (!is_white_space(decode_cp(s + p, end - p)))
+                break;
+            end = p;
+        }
         if (encode_segment(e, s + seg, end - seg, seg == 0) || tok_ids_push(e->out, a->id))
             return -1;
         i += a->len;
-        if (a->rstrip)
-            while (i < n && is_space((unsigned char)s[i]))
-                i++;
+        while (a->rstrip && i < n) {
+            size_t k = char_len(s + i, n - i);
+            if (!is_white_space(decode_cp(s + i, k)))
+                break;
+            i += k;
+        }
         seg = i;
     }
     return encode_segment(e, s + seg, n - seg, seg == 0);

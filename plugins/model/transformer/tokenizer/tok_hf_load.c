@@ -280,8 +280,18 @@ static int load_added(tokenizer *t, tok_jctx *j, const cJSON *added)
     }
     /* added_str points into the contents, which qsort does not move. */
     qsort(t->added, t->n_added, sizeof *t->added, added_longest_first);
-    for (size_t k = 0; k < t->n_added; k++)
+    int single_word = 0;
+    for (size_t k = 0; k < t->n_added; k++) {
         t->added_first[(unsigned char)t->added[k].content[0]] = 1;
+        single_word |= t->added[k].single_word;
+    }
+    if (single_word) {
+        /* HF tests single_word boundaries with Rust regex's Unicode \\w. */
+        static const char word[] = "[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{200C}\\x{200D}]";
+        t->word_re = tok_regex_compile(word, strlen(word), 0, "single_word", j->err, j->errlen);
+        if (!t->word_re)
+            return -1;
+    }
     return 0;
 }
 

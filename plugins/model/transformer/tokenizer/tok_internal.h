@@ -10,6 +10,7 @@
  *   tok_hf_load.c   tokenizer.json -> the structures below
  *   tok_hf_encode.c added tokens, normalizers, pre-tokenizers, BPE words
  *   tok_hf_decode.c decoders
+ *   tok_nfc.c       Unicode NFC / NFD (tables in tok_nfc_tables.c)
  *   tokenizer.c     the public functions
  */
 #ifndef RLAIF_TOK_INTERNAL_H
@@ -145,7 +146,8 @@ static inline const char *tok_piece(const tok_pieces *p, size_t i) { return p->t
 /* ===== Tokenizer.json components ======================================== */
 
 typedef enum tok_norm_kind {
-    TOK_NORM_NONE = 0,          /* NFC: passthrough (input assumed composed) */
+    TOK_NORM_NFC = 1,
+    TOK_NORM_NFD,
     TOK_NORM_REPLACE,
     TOK_NORM_PREPEND,
     TOK_NORM_STRIP
@@ -252,6 +254,8 @@ struct tokenizer {
     tok_added *added;           /* sorted by length, longest first */
     size_t n_added;
     uint8_t added_first[256];   /* nonzero for bytes that start an added token */
+    pcre2_code *word_re;        /* one word char (Rust regex's Unicode \w), for
+                                   single_word added tokens; NULL if none */
     char **added_str;           /* per id: the added token's content, or NULL */
     int32_t *prefix_ids, *suffix_ids; /* added by add_bos (post-processor) */
     size_t n_prefix, n_suffix;

@@ -62,6 +62,7 @@ void tok_free_all(tokenizer *t)
         free(t->added[i].content);
     free(t->added);
     free(t->added_str);   /* points into added[].content */
+    free_regex(t->word_re);
     free(t->prefix_ids);
     free(t->suffix_ids);
     free(t->path);
