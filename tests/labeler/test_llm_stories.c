@@ -36,11 +36,17 @@ static char *dup_field(const cJSON *o, const char *key)
     return strdup(v->valuestring);
 }
 
-static void load_pairs(void)
+/* Loads a set of pairs into `pairs` (replacing what was there). */
+static void load_pair_file(const char *rel)
 {
-    if (n_pairs) return;
-    FILE *f = fopen(lt_source_path("tests/labeler/data/story_pairs.jsonl"), "r");
-    ck_assert_msg(f != NULL, "cannot open story_pairs.jsonl");
+    for (size_t i = 0; i < n_pairs; i++) {
+        free(pairs[i].prompt);
+        free(pairs[i].chosen);
+        free(pairs[i].rejected);
+    }
+    n_pairs = 0;
+    FILE *f = fopen(lt_source_path(rel), "r");
+    ck_assert_msg(f != NULL, "cannot open %s", rel);
     char line[8192];
     while (fgets(line, sizeof line, f) && n_pairs < MAX_PAIRS) {
         if (line[0] == '\n') continue;
@@ -53,6 +59,11 @@ static void load_pairs(void)
         cJSON_Delete(o);
     }
     fclose(f);
+}
+
+static void load_pairs(void)
+{
+    load_pair_file("tests/labeler/data/story_pairs.jsonl");
     ck_assert_uint_ge(n_pairs, 30);
 }
 
@@ -205,6 +216,24 @@ START_TEST(direct_scores_rank_the_kinder_story)
 }
 END_TEST
 
+/* A second set, written after the probes had been chosen on the first and
+ * evaluated once: a check that the probes were not fitted to the first. */
+START_TEST(fresh_pairs_agree)
+{
+    load_pair_file("tests/labeler/data/story_pairs_fresh.jsonl");
+    ck_assert_uint_ge(n_pairs, 20);
+    lab_fixture f;
+    lt_fixture(&f, "transformer", model_config(), "\"constitution\": \"stories\"");
+    rlaif_compare_result res[MAX_PAIRS];
+    double mean_p;
+    double acc = agreement(&f, res, &mean_p);
+    printf("stories260K, fresh set, principle drawn per pair: agreement %.3f (%zu pairs), mean p(kind) %.3f\n",
+           acc, n_pairs, mean_p);
+    ck_assert_msg(acc >= 0.8, "fresh set agreement %.3f < 0.8", acc);
+    lt_fixture_free(&f);
+}
+END_TEST
+
 /* Instruct mode on a real tokenizer: the mechanics hold even though this
  * base model cannot follow the question (single-token choices go through
  * next_logprobs, "10" through forward). */
@@ -246,6 +275,7 @@ int main(void)
     tcase_add_test(t, prefers_the_kinder_story);
     tcase_add_test(t, every_principle_agrees);
     tcase_add_test(t, direct_scores_rank_the_kinder_story);
+    tcase_add_test(t, fresh_pairs_agree);
     tcase_add_test(t, instruct_mode_mechanics_on_real_tokenizer);
     suite_add_tcase(s, t);
     SRunner *r = srunner_create(s);
