@@ -327,6 +327,49 @@ void tf_logits_rows(tf_engine *e, float *logits, const float *x, size_t rows)
     tf_matmul(e->pool, logits, V, x, D, 0, e->m->w.lm_head, D, 1, rows, V, D, 0);
 }
 
+typedef struct score_job {
+    const tf_acts *a;
+    size_t V, r0;
+    float temperature;
+    float *logprobs, *entropy;
+} score_job;
+
+/* Log-softmax statistics of one row of the logits chunk. */
+static void score_task(void *ctx, size_t i, int thread)
+{
+    (void)thread;
+    const score_job *j = ctx;
+    const tf_acts *a = j->a;
+    size_t t = j->r0 + i, lo = 0, hi = a->n;
+    /* The sequence holding t: the last b with off[b] <= t. */
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (a->off[mid] <= t)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    int last = t + 1 == a->off[lo + 1];
+    float lp = 0, ent = 0;
+    if (!last)
+        tf_logits_stats(a->logits + i * j->V, j->V, j->temperature, a->ids[t + 1], &lp,
+                        j->entropy ? &ent : NULL);
+    if (j->logprobs) j->logprobs[t] = lp;
+    if (j->entropy) j->entropy[t] = ent;
+}
+
+void tf_token_logprobs(tf_engine *e, float temperature, float *logprobs, float *entropy)
+{
+    tf_acts *a = &e->acts;
+    size_t D = (size_t)e->m->cfg.dim;
+    for (size_t r0 = 0; r0 < a->T; r0 += TF_LOGIT_ROWS) {
+        size_t rows = a->T - r0 < TF_LOGIT_ROWS ? a->T - r0 : TF_LOGIT_ROWS;
+        tf_logits_rows(e, a->logits, a->xf + r0 * D, rows);
+        score_job j = {a, (size_t)e->m->cfg.vocab_size, r0, temperature, logprobs, entropy};
+        tf_pool_run(e->pool, rows, score_task, &j);
+    }
+}
+
 /* ===== KV cache and decode ============================================== */
 
 rlaif_status tf_kv_init(tf_kv *kv, const tf_config *c, size_t n_slots, size_t max_len,

@@ -103,6 +103,12 @@ rlaif_status tf_forward(tf_engine *e, size_t n, const int32_t *const *ids, const
  * x (ld D). */
 void tf_logits_rows(tf_engine *e, float *logits, const float *x, size_t rows);
 
+/* After tf_forward: per-token log p(ids[t+1] | ..t) and entropy of the
+ * next-token distribution at every flat position t, logits divided by
+ * `temperature`; 0 at each sequence's last position.  Either output may be
+ * NULL.  Logits are made TF_LOGIT_ROWS rows at a time. */
+void tf_token_logprobs(tf_engine *e, float temperature, float *logprobs, float *entropy);
+
 /* KV cache for n_slots sequences of up to max_len tokens. */
 rlaif_status tf_kv_init(tf_kv *kv, const tf_config *c, size_t n_slots, size_t max_len,
                         char *err, size_t errlen);

@@ -353,33 +353,6 @@ static rlaif_status tf_generate_fn(void *self, const rlaif_seqs *prompts, const 
 
 /* ===== Scoring ========================================================== */
 
-typedef struct score_job {
-    tf_instance *in;
-    const float *logits;   /* [rows, V] */
-    size_t r0, rows;       /* flat rows r0 .. r0+rows-1 */
-    float temperature;
-    float *logprobs, *entropy;
-} score_job;
-
-/* Per-row log-softmax statistics of a chunk of logits. */
-static void score_task(void *ctx, size_t i, int thread)
-{
-    (void)thread;
-    const score_job *j = ctx;
-    const tf_acts *a = &j->in->eng.acts;
-    size_t V = (size_t)j->in->m->cfg.vocab_size, t = j->r0 + i;
-    /* Is t the last token of its sequence?  Then there is no next token. */
-    size_t b = 0;
-    while (a->off[b + 1] <= t) b++;
-    int last = t + 1 == a->off[b + 1];
-    float lp = 0, ent = 0;
-    if (!last)
-        tf_logits_stats(j->logits + i * V, V, j->temperature, a->ids[t + 1], &lp,
-                        j->entropy ? &ent : NULL);
-    if (j->logprobs) j->logprobs[t] = last ? 0 : lp;
-    if (j->entropy) j->entropy[t] = last ? 0 : ent;
-}
-
 static float dot(const float *a, const float *b, size_t n)
 {
     double s = 0;
@@ -422,14 +395,7 @@ static rlaif_status tf_forward_fn(void *self, const rlaif_seqs *seqs, uint32_t w
     tf_engine *e = &in->eng;
     tf_acts *a = &e->acts;
     size_t D = (size_t)c->dim;
-    if (lp || ent) {
-        for (size_t r0 = 0; r0 < a->T; r0 += TF_LOGIT_ROWS) {
-            size_t rows = a->T - r0 < TF_LOGIT_ROWS ? a->T - r0 : TF_LOGIT_ROWS;
-            tf_logits_rows(e, a->logits, a->xf + r0 * D, rows);
-            score_job j = {in, a->logits, r0, rows, temperature, lp, ent};
-            tf_pool_run(e->pool, rows, score_task, &j);
-        }
-    }
+    if (lp || ent) tf_token_logprobs(e, temperature, lp, ent);
     if (val)
         for (size_t t = 0; t < a->T; t++)
             val[t] = dot(a->xf + t * D, in->m->w.value_w, D) + in->m->w.value_b[0];
