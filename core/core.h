@@ -115,6 +115,8 @@ void rlc_set_log_level(rlaif_log_level level);
 enum { RLC_PROGRESS_AUTO, RLC_PROGRESS_TTY, RLC_PROGRESS_PLAIN, RLC_PROGRESS_QUIET,
        RLC_PROGRESS_JSON };
 void rlc_set_progress_mode(int mode);
+/* The mode in force (AUTO resolved to TTY or PLAIN by looking at stderr). */
+int rlc_progress_mode(void);
 
 /* The data directory (constitutions, lexicons): $RLAIF_DATA_DIR, else the
  * source tree when running from the build tree, else the install dir. */

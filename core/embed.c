@@ -32,7 +32,7 @@ int main(int argc, char **argv)
             perror(eq + 1);
             return 1;
         }
-        fprintf(out, "static const char file_%d[] = {", i);
+        fprintf(out, "static const unsigned char file_%d[] = {", i);
         int c;
         size_t n = 0;
         while ((c = fgetc(in)) != EOF) fprintf(out, "%s%d,", (n++ % 20) ? "" : "\n", c);
@@ -42,7 +42,7 @@ int main(int argc, char **argv)
     fprintf(out, "const rlaif_embedded rlaif_embedded_files[] = {\n");
     for (int i = 2; i < argc; i++) {
         char *eq = strchr(argv[i], '=');
-        fprintf(out, "  {\"%.*s\", file_%d, sizeof file_%d - 1},\n", (int)(eq - argv[i]), argv[i], i, i);
+        fprintf(out, "  {\"%.*s\", (const char *)file_%d, sizeof file_%d - 1},\n", (int)(eq - argv[i]), argv[i], i, i);
     }
     fprintf(out, "  {NULL, NULL, 0}\n};\n");
     return fclose(out) == 0 ? 0 : 1;

@@ -25,6 +25,11 @@ void rlc_set_cancelled(int on) { cancelled = on ? 1 : 0; }
 int rlc_is_cancelled(void) { return cancelled; }
 void rlc_set_log_level(rlaif_log_level level) { log_threshold = level; }
 void rlc_set_progress_mode(int mode) { progress_mode = mode; }
+int rlc_progress_mode(void)
+{
+    if (progress_mode != RLC_PROGRESS_AUTO) return progress_mode;
+    return isatty(STDERR_FILENO) ? RLC_PROGRESS_TTY : RLC_PROGRESS_PLAIN;
+}
 
 /* ===== Host functions =================================================== */
 

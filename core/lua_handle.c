@@ -130,7 +130,6 @@ int rlaif_lua_create(lua_State *L, rlaif_kind kind, int idx, const char *plugin_
     if (!name)
         return luaL_error(L, "rlaif.%s: field '%s' (the plugin name or file) is required",
                           rlc_kind_name(kind), plugin_key);
-    int name_idx = lua_gettop(L);
 
     /* The config: a shallow copy of the table without the plugin key. */
     lua_newtable(L);
@@ -149,7 +148,7 @@ int rlaif_lua_create(lua_State *L, rlaif_kind kind, int idx, const char *plugin_
     lua_handle *h = new_handle(L, kind); /* closed until the instance exists */
     char *json = rlaif_lua_tojson(L, -2, what);
     char err[2048];
-    rlc_plugin *p = rlc_plugin_find(kind, lua_tostring(L, name_idx), err, sizeof err);
+    rlc_plugin *p = rlc_plugin_find(kind, name, err, sizeof err);
     rlc_instance *in = p ? rlc_instance_create(p, json, err, sizeof err) : NULL;
     cJSON_free(json);
     if (!in) return luaL_error(L, "%s", err);

@@ -111,6 +111,14 @@ static int l_progress(lua_State *L)
     return 0;
 }
 
+/* rlaif.output_mode() -> "tty" | "plain" | "quiet" | "json" (from --quiet/--json/--plain) */
+static int l_output_mode(lua_State *L)
+{
+    static const char *const names[] = {"plain", "tty", "plain", "quiet", "json"};
+    lua_pushstring(L, names[rlc_progress_mode()]);
+    return 1;
+}
+
 /* rlaif.cancelled() -> boolean (true after Ctrl-C) */
 static int l_cancelled(lua_State *L)
 {
@@ -125,7 +133,7 @@ int luaopen_rlaif(lua_State *L)
     static const luaL_Reg fns[] = {
         {"model", l_model},         {"labeler", l_labeler},   {"reward", l_reward},
         {"optimizer", l_optimizer}, {"plugins", l_plugins},   {"load_plugin", l_load_plugin},
-        {"log", l_log},             {"progress", l_progress}, {"cancelled", l_cancelled},
+        {"log", l_log},             {"progress", l_progress}, {"cancelled", l_cancelled}, {"output_mode", l_output_mode},
         {NULL, NULL}};
     luaL_newlib(L, fns);
     lua_pushstring(L, RLAIF_VERSION);
@@ -136,5 +144,6 @@ int luaopen_rlaif(lua_State *L)
     lua_setfield(L, -2, "data_dir");
     rlaif_lua_open_json(L);
     lua_setfield(L, -2, "json");
+    rlaif_lua_open_fs(L);
     return 1;
 }

@@ -56,6 +56,9 @@ char *rlaif_lua_tojson(lua_State *L, int idx, const char *what);
 void rlaif_lua_pushjson(lua_State *L, const cJSON *j);
 void rlaif_lua_open_json(lua_State *L);
 
+/* rlaif.fs, rlaif.clock, rlaif.isatty on the module table on top (lua_fs.c). */
+void rlaif_lua_open_fs(lua_State *L);
+
 /* ===== Kinds ============================================================= */
 
 void rlaif_lua_model_methods(lua_State *L);     /* lua_model.c: fills the table on top */

@@ -51,7 +51,7 @@ static const char usage[] =
     "  RLAIF_DATA_DIR            where constitutions and lexicons are found\n";
 
 static const char run_usage[] =
-    "usage: rlaif run [--quiet | --json | --plain] SCRIPT.lua [ARGS...]\n"
+    "usage: rlaif run [--quiet | --json | --plain] [--resume RUN_DIR] SCRIPT.lua [ARGS...]\n"
     "\n"
     "Runs a Lua experiment.  The module 'rlaif' is preloaded (require \"rlaif\"\n"
     "or the global 'rlaif'); ARGS are in the global table 'arg' (arg[0] is the\n"
@@ -60,7 +60,10 @@ static const char run_usage[] =
     "\n"
     "  --quiet   no progress lines, warnings and errors only\n"
     "  --json    progress and log lines as JSON on stderr\n"
-    "  --plain   periodic progress lines even on a terminal\n";
+    "  --plain   periodic progress lines even on a terminal\n"
+    "  --resume RUN_DIR\n"
+    "            continue a stopped run from its last checkpoint (the script's\n"
+    "            rlaif.run{} uses RUN_DIR instead of its own 'dir')\n";
 
 static const char plugins_usage[] =
     "usage: rlaif plugins [--errors]\n"
@@ -170,6 +173,7 @@ static int run_script(lua_State *L, int argc, char **argv)
 
 static int cmd_run(int argc, char **argv)
 {
+    const char *resume = NULL;
     int i = 0;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -181,6 +185,12 @@ static int cmd_run(int argc, char **argv)
             rlc_set_progress_mode(RLC_PROGRESS_JSON);
         } else if (!strcmp(argv[i], "--plain")) {
             rlc_set_progress_mode(RLC_PROGRESS_PLAIN);
+        } else if (!strcmp(argv[i], "--resume")) {
+            if (i + 1 == argc) {
+                fprintf(stderr, "rlaif run: --resume needs a run directory\n%s", run_usage);
+                return 2;
+            }
+            resume = argv[++i];
         } else {
             fprintf(stderr, "rlaif run: unknown option '%s'\n%s", argv[i], run_usage);
             return 2;
@@ -196,6 +206,12 @@ static int cmd_run(int argc, char **argv)
         return 1;
     }
     rlaif_lua_setup(L);
+    if (resume) {
+        lua_getglobal(L, "rlaif");
+        lua_pushstring(L, resume);
+        lua_setfield(L, -2, "resume_dir");
+        lua_pop(L, 1);
+    }
     int rc = run_script(L, argc - i, argv + i);
     lua_close(L);
     return rc;
