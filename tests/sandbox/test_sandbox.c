@@ -109,10 +109,9 @@ START_TEST(test_fork_bomb)
     sbx_test_sh("b() { b | b & }; b; sleep 0.5; ls /proc | grep -c '^[0-9]'", 3000, degraded,
                 &R);
     ck_assert_int_eq(R.exited || R.timed_out, 1);
-    if (!R.degraded && R.exited) {
-        long n = strtol(R.out.data, NULL, 10);
-        ck_assert_msg(n > 0 && n <= 34, "%ld processes in the sandbox", n);
-    }
+    /* The count itself needs a fork, which the bomb may have starved. */
+    long n = strtol(R.out.data, NULL, 10);
+    if (!R.degraded && n > 0) ck_assert_msg(n <= 34, "%ld processes in the sandbox", n);
     ck_assert_msg(strstr(R.err.data, "fork") || strstr(R.err.data, "Resource"),
                   "no fork failure seen: %s", R.err.data);
 }
@@ -146,8 +145,9 @@ START_TEST(test_write_outside)
              "echo inside > ok.txt && cat ok.txt",
              host_tmp, src_file, marker, marker, marker);
     sbx_test_sh(cmd, 5000, degraded, &R);
-    ck_assert_msg(strstr(R.out.data, "inside"), "the working dir is not writable: %s",
-                  R.err.data);
+    ck_assert_msg(strstr(R.out.data, "inside"),
+                  "the working dir is not writable: exited %d code %d timed out %d: %s", R.exited,
+                  R.exit_code, R.timed_out, R.err.data);
     struct stat sb;
     ck_assert_msg(stat(src_file, &sb) != 0, "wrote %s", src_file);
     char path[512];
@@ -244,8 +244,15 @@ START_TEST(test_rlimits_inside)
     sbx_spec spec = {.argv = argv,
                      .lim = {.timeout_ms = 5000, .max_open_files = 32, .max_file_bytes = 1 << 20}};
     sbx_test_run(&spec, &R);
-    /* open files, core blocks (0), file blocks of 512 B, the inside uid */
-    ck_assert_str_eq(R.out.data, "32\n0\n2048\n1000\n");
+    /* open files, core blocks (0), file blocks of 512 B, the inside uid.
+     * Under valgrind the open-files limit is only pretended (valgrind keeps
+     * the real one for its own descriptors), so that line is not checked. */
+    const char *preload = getenv("LD_PRELOAD");
+    int valgrind = preload && strstr(preload, "vgpreload");
+    const char *rest = strchr(R.out.data, '\n');
+    ck_assert_ptr_nonnull(rest);
+    ck_assert_str_eq(rest, "\n0\n2048\n1000\n");
+    if (!valgrind) ck_assert_str_eq(R.out.data, "32\n0\n2048\n1000\n");
     /* A file over the size limit is cut by SIGXFSZ. */
     sbx_test_sh("head -c 30000000 /dev/zero > big; echo $? ; ls -l big | cut -d' ' -f5", 5000, 0,
                 &R);

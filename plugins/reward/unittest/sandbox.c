@@ -31,6 +31,9 @@
 /* Set once full mode failed; later runs go straight to degraded mode. */
 static atomic_int ns_broken;
 
+/* Picks the next per-run uid of degraded mode. */
+static atomic_uint degraded_uid_next;
+
 int sbx_namespaces_unavailable(void) { return atomic_load(&ns_broken); }
 
 static double now_ms(void)
@@ -186,7 +189,7 @@ static int make_pipe(int pair[2], int child_reads)
     return 0;
 }
 
-static int fds_open(run_fds *f, const void *secret, size_t secret_len)
+static int fds_open(run_fds *f, const void *secret, size_t secret_len, uid_t owner)
 {
     if (make_pipe(f->out, 0) || make_pipe(f->err, 0) || make_pipe(f->res, 0) ||
         make_pipe(f->secret, 1) || make_pipe(f->status, 0) || make_pipe(f->go, 1))
@@ -194,8 +197,8 @@ static int fds_open(run_fds *f, const void *secret, size_t secret_len)
     /* Interpreters without descriptor-level I/O (Lua) reach fds 3 and 4 by
      * reopening /dev/fd/N, which checks the pipe's owner: give the pipes to
      * the uid the command runs as (already ours when not root). */
-    if (geteuid() == 0 && (fchown(f->secret[1], SBX_OUTSIDE_ID_ROOT, SBX_OUTSIDE_ID_ROOT) != 0 ||
-                           fchown(f->res[1], SBX_OUTSIDE_ID_ROOT, SBX_OUTSIDE_ID_ROOT) != 0))
+    if (geteuid() == 0 &&
+        (fchown(f->secret[1], owner, owner) != 0 || fchown(f->res[1], owner, owner) != 0))
         return -1;
     f->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (f->devnull < 0) return -1;
@@ -348,7 +351,8 @@ static int attempt(const sbx_spec *spec, const sbx_limits *lim, sbx_plan *plan, 
 {
     run_fds f;
     memset(&f, -1, sizeof f);
-    if (fds_open(&f, spec->secret, spec->secret_len) != 0) {
+    uid_t owner = full ? SBX_OUTSIDE_ID_ROOT : plan->outside_id;
+    if (fds_open(&f, spec->secret, spec->secret_len, owner) != 0) {
         int e = errno;
         fds_close_all(&f);
         rlaif_errorf(err, errlen, RLAIF_E_EXTERNAL, "sandbox: pipes: %s", strerror(e));
@@ -532,7 +536,8 @@ rlaif_status sbx_run(const sbx_spec *spec, sbx_result *r, char *err, size_t errl
     uint64_t tmp_mb = lim.max_file_bytes * 4 / (1u << 20) + 16;
     snprintf(plan.tmpfs_opts, sizeof plan.tmpfs_opts, "size=%llum,nr_inodes=4096,mode=0755",
              (unsigned long long)tmp_mb);
-    plan.outside_id = SBX_OUTSIDE_ID_ROOT;
+    plan.outside_id = SBX_DEGRADED_UID_BASE +
+                      atomic_fetch_add(&degraded_uid_next, 1) % SBX_DEGRADED_UID_COUNT;
 
     int outcome = ATTEMPT_RETRY_DEGRADED;
     if (!spec->force_degraded && !atomic_load(&ns_broken)) {
@@ -547,7 +552,7 @@ rlaif_status sbx_run(const sbx_spec *spec, sbx_result *r, char *err, size_t errl
     if (outcome == ATTEMPT_RETRY_DEGRADED) {
         /* Degraded: the command works in the host directory itself. */
         plan.drop_uid = root;
-        if (root && chown(r->workdir, SBX_OUTSIDE_ID_ROOT, SBX_OUTSIDE_ID_ROOT) != 0) {
+        if (root && chown(r->workdir, plan.outside_id, plan.outside_id) != 0) {
             sbx_dir_remove(base);
             return rlaif_errorf(err, errlen, RLAIF_E_IO, "sandbox: chown %s: %s", r->workdir,
                                 strerror(errno));

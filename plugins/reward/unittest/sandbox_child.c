@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -42,6 +41,14 @@ struct sbx_mount_attr {
 };
 
 /* ===== Small async-signal-safe helpers ================================== */
+
+/* Credentials change through raw system calls: glibc's setresuid() in a
+ * process it believes multithreaded signals every other thread to follow
+ * (setxid broadcast) and waits for them -- after a raw clone those threads
+ * do not exist and the wait never ends. */
+static int raw_setgroups0(void) { return (int)syscall(SYS_setgroups, 0, NULL); }
+static int raw_setresgid(gid_t g) { return (int)syscall(SYS_setresgid, g, g, g); }
+static int raw_setresuid(uid_t u) { return (int)syscall(SYS_setresuid, u, u, u); }
 
 static void write_all(int fd, const void *buf, size_t len)
 {
@@ -175,9 +182,9 @@ static void await_maps(const sbx_plan *p)
  * files created on the private tmpfs get an owner that exists there. */
 static void become_sandbox_user(const sbx_plan *p)
 {
-    setgroups(0, NULL);   /* fails harmlessly where setgroups is denied */
-    if (setresgid(SBX_INSIDE_ID, SBX_INSIDE_ID, SBX_INSIDE_ID) != 0) fail(p, SBX_STAGE_SETID);
-    if (setresuid(SBX_INSIDE_ID, SBX_INSIDE_ID, SBX_INSIDE_ID) != 0) fail(p, SBX_STAGE_SETID);
+    raw_setgroups0();   /* fails harmlessly where setgroups is denied */
+    if (raw_setresgid(SBX_INSIDE_ID) != 0) fail(p, SBX_STAGE_SETID);
+    if (raw_setresuid(SBX_INSIDE_ID) != 0) fail(p, SBX_STAGE_SETID);
 }
 
 /* Copies the input files from the host working directory (open as srcfd)
@@ -367,9 +374,8 @@ _Noreturn void sbx_child_degraded(const sbx_plan *p)
     if (p->drop_uid) {
         /* Started as root: become an unprivileged uid, so that RLIMIT_NPROC
          * applies and the filesystem's permissions protect the host. */
-        setgroups(0, NULL);
-        if (setresgid(p->outside_id, p->outside_id, p->outside_id) != 0 ||
-            setresuid(p->outside_id, p->outside_id, p->outside_id) != 0)
+        raw_setgroups0();
+        if (raw_setresgid(p->outside_id) != 0 || raw_setresuid(p->outside_id) != 0)
             _exit(SBX_CHILD_SETUP_FAILED);
     }
     exec_command(p);

@@ -16,6 +16,13 @@
 #define SBX_INSIDE_ID 1000
 #define SBX_OUTSIDE_ID_ROOT 65534
 
+/* Degraded mode as root: each run gets its own unused uid from this range,
+ * so that RLIMIT_NPROC (counted per uid) covers that run alone -- not the
+ * other runs, nor their not-yet-reaped zombies -- and runs cannot signal
+ * each other. */
+#define SBX_DEGRADED_UID_BASE 2000000000u
+#define SBX_DEGRADED_UID_COUNT 65536u
+
 /* Descriptor numbers in the child after arrange_fds. */
 enum {
     SBX_CFD_STDIN = 0,
