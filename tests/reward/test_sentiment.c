@@ -162,6 +162,18 @@ START_TEST(test_metrics_and_bounds)
     ck_assert_float_eq(metrics[matched], 2.0f);
     ck_assert(rewards[1] > 0.99f && rewards[1] <= 1.0f);
     ck_assert(rewards[2] == 0.0f);
+    /* random bytes (apostrophes, UTF-8 marks, punctuation runs) stay finite and in range */
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < big; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        static const char alphabet[] = "ab' !?.,\xe2\x80\x99\x94\xc3not very happy sad\n";
+        longtext[i] = alphabet[x % (sizeof alphabet - 1)];
+    }
+    const char *noise[] = {longtext};
+    ck_assert(test_reward_score(&r, 1, noise, rewards, NULL, NULL, err, sizeof err) == RLAIF_OK);
+    ck_assert(isfinite(rewards[0]) && rewards[0] >= -1.0f && rewards[0] <= 1.0f);
     free(longtext);
     test_reward_close(&r);
 }
