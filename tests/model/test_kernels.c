@@ -152,6 +152,19 @@ START_TEST(test_logits_stats)
         h -= p * log(p);
     }
     ck_assert_float_eq_tol(ent, h, 1e-6);
+    /* A vocabulary-sized row over a wide range (the vector exp path). */
+    size_t V = 3001;
+    float *big = malloc(V * sizeof *big);
+    for (size_t i = 0; i < V; i++) big[i] = 30.0f * rnd();
+    lse = tf_logits_stats(big, V, 0.7f, 1234, &lp, &ent);
+    double mx = -1e30, s2 = 0, sx = 0;
+    for (size_t i = 0; i < V; i++) mx = fmax(mx, big[i] / 0.7);
+    for (size_t i = 0; i < V; i++) s2 += exp(big[i] / 0.7 - mx);
+    for (size_t i = 0; i < V; i++) sx += exp(big[i] / 0.7 - mx) / s2 * (big[i] / 0.7 - mx);
+    ck_assert_double_eq_tol(lse, mx + log(s2), 1e-5);
+    ck_assert_float_eq_tol(lp, big[1234] / 0.7 - (mx + log(s2)), 1e-5);
+    ck_assert_float_eq_tol(ent, log(s2) - sx, 1e-5);
+    free(big);
 }
 END_TEST
 

@@ -65,7 +65,7 @@ typedef struct tf_acts {
 } tf_acts;
 
 /* Rows of logits computed at a time by tf_logits_rows' callers. */
-#define TF_LOGIT_ROWS 64
+#define TF_LOGIT_ROWS 128
 
 typedef struct tf_kv {
     size_t n_slots, max_len;
