@@ -346,6 +346,50 @@ START_TEST(test_model_classifier)
 }
 END_TEST
 
+/* The same path with the real engine: model/transformer on the shared
+ * stories260K checkpoint with a (seeded, untrained) score head.  Skipped
+ * when the plugin or $RLAIF_SHARED_DIR's model is missing. */
+START_TEST(test_transformer_classifier)
+{
+    const char *shared = getenv("RLAIF_SHARED_DIR");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/models/stories260K/stories260K.bin", shared ? shared : "");
+    FILE *f = shared ? fopen(path, "rb") : NULL;
+    rlc_plugin *mp = f ? rlc_plugin_find(RLAIF_KIND_MODEL, "transformer", err, sizeof err) : NULL;
+    if (f) fclose(f);
+    if (!mp) {
+        printf("SKIP test_transformer_classifier: %s\n", f ? err : "no stories260K model");
+        return;
+    }
+    char cfg[1400];
+    snprintf(cfg, sizeof cfg, "{\"path\": \"%s\", \"score_head\": true, \"seed\": 3}", path);
+    rlc_instance *model = rlc_instance_create(mp, cfg, err, sizeof err);
+    ck_assert_msg(model != NULL, "%s", err);
+    snprintf(cfg, sizeof cfg, "{\"model\": {\"rlaif_handle\": %llu}}",
+             (unsigned long long)rlc_instance_handle(model));
+    test_reward r;
+    ck_assert_msg(test_reward_open(&r, "sentiment", cfg, err, sizeof err) == RLAIF_OK, "%s", err);
+    size_t nm = 0;
+    int mi = test_reward_metric(&r, "model", &nm);
+    const char *texts[] = {"Lily was happy and hugged her mom.",
+                           "Tom was sad because his toy broke.", "The end."};
+    float rewards[3], metrics[3 * 8];
+    ck_assert_msg(test_reward_score(&r, 3, texts, rewards, metrics, NULL, err, sizeof err) ==
+                      RLAIF_OK,
+                  "%s", err);
+    const rlaif_model_vtable *mv = rlc_instance_vtable(model);
+    void *ms = rlc_instance_self(model);
+    for (size_t i = 0; i < 3; i++) {
+        float score = model_score(mv, ms, texts[i], 0);
+        ck_assert_float_eq_tol(metrics[i * nm + (size_t)mi], score, 1e-4f);
+        ck_assert_float_eq_tol(rewards[i], tanhf(score), 1e-4f);
+    }
+    ck_assert(rewards[0] != rewards[1]);
+    test_reward_close(&r);
+    rlc_instance_unref(model);
+}
+END_TEST
+
 static Suite *sentiment_suite(void)
 {
     Suite *s = suite_create("reward/sentiment");
@@ -359,6 +403,7 @@ static Suite *sentiment_suite(void)
     tcase_add_test(tc, test_lexicon_formats);
     tcase_add_test(tc, test_config);
     tcase_add_test(tc, test_model_classifier);
+    tcase_add_test(tc, test_transformer_classifier);
     suite_add_tcase(s, tc);
     return s;
 }
