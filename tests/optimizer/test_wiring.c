@@ -282,6 +282,89 @@ END_TEST
 START_TEST(rloo_wiring) { check_wiring("rloo", "{\"kl_coef\": 0.2}", 1, 1, "policy_loss", OUT_LP); }
 END_TEST
 
+/* PPO's rewards by hand: zero values, γ = λ = 1 and no KL make every
+ * action's return the sum of the rewards after it.  Scores: 1, 0 - 0.5
+ * (never stopped, no_stop_penalty 0.5), 2, -1 on the last actions; a
+ * token reward of 0.25 on the first action of sequence 0.  Actions per
+ * sequence: 5, 2, 6, 5 (lengths 7,5,8,6, prompts 2,3,2,1), so the returns
+ * sum to 5·1 + 0.25 + 2·(-0.5) + 6·2 + 5·(-1) = 11.25 over 18 actions. */
+START_TEST(ppo_rewards_by_hand)
+{
+    spy pol;
+    spy_init(&pol, 0);
+    memset(pol.val, 0, sizeof pol.val);
+    rlc_instance *opt = th_create(RLAIF_KIND_OPTIMIZER, "ppo",
+                                  "{\"kl_coef\": 0, \"gamma\": 1, \"lambda\": 1,"
+                                  " \"no_stop_penalty\": 0.5}");
+    rlaif_opt_models m;
+    memset(&m, 0, sizeof m);
+    m.struct_size = sizeof m;
+    m.policy = spy_ref(&pol);
+    rlaif_opt_batch b = make_batch();
+    uint8_t finished[NSEQ] = {1, 0, 1, 1};
+    float token_rewards[MAXT] = {0};
+    token_rewards[1] = 0.25f; /* sequence 0, action at position prompt_len - 1 = 1 */
+    b.finished = finished;
+    b.token_rewards = token_rewards;
+    rlaif_opt_result out = {sizeof out, NULL, 0};
+    char err[256];
+    ck_assert_msg(th_ovt(opt)->evaluate(rlc_instance_self(opt), &m, &b, &out, err, sizeof err) == 0,
+                  "%s", err);
+    ck_assert_double_eq_tol(th_stat(&out, "returns_mean"), 11.25 / 18.0, 1e-6);
+    ck_assert_double_eq_tol(th_stat(&out, "score_mean"), 0.375, 1e-6);
+    ck_assert_double_eq_tol(th_stat(&out, "no_stop_frac"), 0.25, 1e-9);
+    ck_assert(th_stat(&out, "kl") == 0.0);
+    ck_assert_double_eq_tol(th_stat(&out, "response_length"), 18.0 / 4.0, 1e-9);
+    rlc_instance_unref(opt);
+}
+END_TEST
+
+/* PPO with a separate critic: value gradients go to models.value, policy
+ * gradients to models.policy, each checked by finite differences. */
+START_TEST(ppo_separate_value_model)
+{
+    spy pol, val, ref;
+    spy_init(&pol, 1);
+    spy_init(&val, 1);
+    spy_init(&ref, 0);
+    rlc_instance *opt = th_create(RLAIF_KIND_OPTIMIZER, "ppo",
+                                  "{\"epochs\": 1, \"kl_coef\": 0.1, \"vf_coef\": 0.5, \"value_from\": \"model\"}");
+    rlaif_opt_models m;
+    memset(&m, 0, sizeof m);
+    m.struct_size = sizeof m;
+    m.policy = spy_ref(&pol);
+    m.value = spy_ref(&val);
+    m.reference = spy_ref(&ref);
+    rlaif_opt_batch b = make_batch();
+    rlaif_opt_result out = {sizeof out, NULL, 0};
+    char err[256];
+    ck_assert(th_ovt(opt)->step(rlc_instance_self(opt), &m, &b, &out, err, sizeof err) == 0);
+    ck_assert_int_eq(val.steps, 1);
+    ck_assert_int_eq(pol.steps, 1);
+    float g[MAXT];
+    memcpy(g, val.g_val, sizeof g);
+    for (size_t i = 0; i < pol.total; i++) ck_assert(pol.g_val[i] == 0);
+    int nonzero = 0;
+    for (size_t i = 0; i < val.total; i++) {
+        double L[2];
+        for (int s = 0; s < 2; s++) {
+            float keep = val.d_val[i];
+            val.d_val[i] = keep + (s ? -1e-2f : 1e-2f);
+            spy_zero_grad(&val);
+            ck_assert(th_ovt(opt)->step(rlc_instance_self(opt), &m, &b, &out, err, sizeof err) == 0);
+            L[s] = th_stat(&out, "value_loss");
+            val.d_val[i] = keep;
+        }
+        double fd = (L[0] - L[1]) / 2e-2;
+        nonzero += fabs(g[i]) > 1e-6;
+        ck_assert_msg(fabs(fd - g[i]) <= 2e-4 + 2e-2 * fabs(g[i]), "value %zu: fd %.6f given %.6f",
+                      i, fd, g[i]);
+    }
+    ck_assert(nonzero >= 3);
+    rlc_instance_unref(opt);
+}
+END_TEST
+
 static Suite *wiring_suite(void)
 {
     Suite *s = suite_create("optimizer-wiring");
@@ -292,6 +375,8 @@ static Suite *wiring_suite(void)
     tcase_add_test(t, ppo_wiring);
     tcase_add_test(t, grpo_wiring);
     tcase_add_test(t, rloo_wiring);
+    tcase_add_test(t, ppo_rewards_by_hand);
+    tcase_add_test(t, ppo_separate_value_model);
     suite_add_tcase(s, t);
     return s;
 }

@@ -333,6 +333,15 @@ double pg_score(const rlaif_opt_batch *b, size_t i, double clip, double no_stop_
     return r;
 }
 
+double pg_token_reward_sum(const rlaif_opt_batch *b, const or_layout *l, size_t i)
+{
+    if (!b->token_rewards) return 0;
+    double s = 0;
+    for (size_t t = l->first[i]; t < l->first[i] + l->count[i]; t++)
+        s += b->token_rewards[l->off[i] + t];
+    return s;
+}
+
 rlaif_status pg_groups(const rlaif_opt_batch *b, int64_t group_size, uint32_t **buf, size_t *cap,
                        const uint32_t **out, const char *who, char *err, size_t errlen)
 {

@@ -87,6 +87,10 @@ void pg_kl(const pg_work *w, const or_layout *l, om_kl_kind k, float *tok_kl, fl
  * minus no_stop_penalty when batch.finished says it never stopped. */
 double pg_score(const rlaif_opt_batch *b, size_t i, double clip, double no_stop_penalty);
 
+/* Σ of batch.token_rewards over sample i's actions (0 without them): GRPO
+ * and RLOO fold per-token rewards into the sequence reward. */
+double pg_token_reward_sum(const rlaif_opt_batch *b, const or_layout *l, size_t i);
+
 /* The group of each sample: batch.group when given, else i / group_size
  * (group_size > 0 and dividing n), else an error naming both. */
 rlaif_status pg_groups(const rlaif_opt_batch *b, int64_t group_size, uint32_t **buf, size_t *cap,

@@ -12,7 +12,8 @@
  *   2. Advantage of sample i in group g, the same for all its tokens:
  *        A_i = (r_i - mean_g) / (std_g + adv_eps)      (scale_rewards)
  *        A_i =  r_i - mean_g                           (otherwise)
- *      r_i the reward minus no_stop_penalty if it never stopped.
+ *      r_i the reward minus no_stop_penalty if it never stopped, plus the
+ *      sum of its token_rewards when given.
  *   3. epochs × minibatches of
  *        L = Σ_t w_t·[ max(-A ρ_t, -A clip(ρ_t, 1-ε_low, 1+ε_high)) + β·k3_t ]
  *      k3_t = e^{log π_ref - log π} - (log π_ref - log π) - 1, and w_t from
@@ -156,7 +157,7 @@ static rlaif_status grpo_run(grpo *g, const rlaif_opt_models *m, const rlaif_opt
     }
     double len_sum = 0, no_stop = 0, rmean = 0, rsq = 0;
     for (size_t i = 0; i < n; i++) {
-        g->rew[i] = (float)pg_score(b, i, 0, g->no_stop_penalty);
+        g->rew[i] = (float)(pg_score(b, i, 0, g->no_stop_penalty) + pg_token_reward_sum(b, &l, i));
         len_sum += (double)l.count[i];
         no_stop += b->finished && !b->finished[i];
         rmean += b->rewards[i] / (double)n;

@@ -4,7 +4,8 @@
  *
  * Batch: rollouts — seqs (prompt + response, prompt_len marking the
  * prompt), rewards[n] (the score of each response), optionally finished[n],
- * token_rewards (flat; entry t rewards token ids[t]), sample_logprobs and
+ * token_rewards (flat, laid out like logprobs: entry t rewards the action at
+ * position t, i.e. the token ids[t+1]), sample_logprobs and
  * the sampling temperature.  Models: policy (trained; with a value head
  * unless models.value is given), reference (frozen; needed when kl_coef > 0
  * or adaptive_kl), value (optional separate critic, trained too).
@@ -187,7 +188,7 @@ static rlaif_status prepare(ppo *p, const rlaif_opt_models *m, const rlaif_opt_b
             om_kl_penalised_rewards(p->r + off + f, p->tok_kl + off + f, cnt, p->kl.coef, score);
             for (size_t t = f; t < f + cnt; t++) {
                 nonscore -= p->kl.coef * p->tok_kl[off + t] / (double)n;
-                if (b->token_rewards) p->r[off + t] += b->token_rewards[off + t + 1];
+                if (b->token_rewards) p->r[off + t] += b->token_rewards[off + t];
                 if (b->sample_logprobs) {
                     gap += fabs((double)b->sample_logprobs[off + t] - w->old_lp[off + t]);
                     gap_n++;

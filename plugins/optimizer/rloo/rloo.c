@@ -11,7 +11,8 @@
  *   1. Old logprobs (and reference logprobs).
  *   2. Sequence reward R_i = score_i - β·Σ_t KL_t (KL_t the chosen
  *      estimator of log π_old - log π_ref over the response; score_i the
- *      reward minus no_stop_penalty if it never stopped).
+ *      reward minus no_stop_penalty if it never stopped, plus the sum of
+ *      its token_rewards when given).
  *   3. A_i = R_i - mean of the other k-1 samples of its group; optionally
  *      whitened over the batch (normalize_advantages).
  *   4. epochs × minibatches of the clipped surrogate with A_i on every
@@ -143,7 +144,7 @@ static rlaif_status rloo_run(rloo *r, const rlaif_opt_models *m, const rlaif_opt
     }
     double len_sum = 0, no_stop = 0, rmean = 0, rsq = 0, smean = 0, Rmean = 0, kl = 0;
     for (size_t i = 0; i < n; i++) {
-        double score = pg_score(b, i, r->reward_clip, r->no_stop_penalty);
+        double score = pg_score(b, i, r->reward_clip, r->no_stop_penalty) + pg_token_reward_sum(b, &l, i);
         r->R[i] = (float)(score - r->kl.coef * r->seq_kl[i]);
         len_sum += (double)l.count[i];
         no_stop += b->finished && !b->finished[i];
