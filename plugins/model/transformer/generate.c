@@ -156,6 +156,31 @@ int32_t tf_sample(const float *logits, size_t V, const tf_gen_params *p, double 
 
 /* ===== The generation loop ============================================== */
 
+/* Sampling of the active rows runs on the pool: each thread has its own
+ * scratch, each row its own random stream, so the result is the same on
+ * any number of threads. */
+typedef struct sample_job {
+    const tf_gen_params *p;
+    const float *logits;   /* [rows, V] */
+    size_t V;
+    const size_t *slot;
+    const size_t *n_new;
+    const uint64_t *key;
+    float *probs;          /* [threads, V] */
+    int32_t *idx;          /* [threads, V] */
+    int32_t *tok;          /* [rows] out */
+    float *lp;             /* [rows] out */
+} sample_job;
+
+static void sample_task(void *ctx, size_t r, int thread)
+{
+    const sample_job *j = ctx;
+    size_t b = j->slot[r];
+    j->tok[r] = tf_sample(j->logits + r * j->V, j->V, j->p,
+                          tf_rng_uniform(j->key[b], j->n_new[b]), j->probs + (size_t)thread * j->V,
+                          j->idx + (size_t)thread * j->V, &j->lp[r]);
+}
+
 static int is_stop(const tf_gen_params *p, int32_t tok)
 {
     for (size_t i = 0; i < p->n_stop_ids; i++)
@@ -193,12 +218,13 @@ rlaif_status tf_generate(tf_engine *e, size_t n, const int32_t *const *prompts, 
     rlaif_status st = tf_kv_init(&kv, c, n, max_len, err, errlen);
     if (st) return st;
     st = tf_decode_buf_init(&d, c, n, max_len, e->n_threads, err, errlen);
-    float *probs = malloc(V * sizeof *probs);
-    int32_t *idx = malloc(V * sizeof *idx);
+    size_t nt = (size_t)tf_pool_size(e->pool);
+    float *probs = malloc(nt * V * sizeof *probs), *slp = malloc(n * sizeof *slp);
+    int32_t *idx = malloc(nt * V * sizeof *idx), *stok = malloc(n * sizeof *stok);
     size_t *slot = malloc(n * sizeof *slot);
     int32_t *tok = malloc(n * sizeof *tok), *pos = malloc(n * sizeof *pos);
     uint64_t *key = malloc(n * sizeof *key);
-    if (!st && (!probs || !idx || !slot || !tok || !pos || !key))
+    if (!st && (!probs || !idx || !slot || !tok || !pos || !key || !slp || !stok))
         st = rlaif_errorf(err, errlen, RLAIF_E_NOMEM, "generate: out of memory");
     if (!st) st = tf_forward(e, n, prompts, len, 0, &kv, err, errlen);
     if (!st) {
@@ -216,13 +242,14 @@ rlaif_status tf_generate(tf_engine *e, size_t n, const int32_t *const *prompts, 
             st = rlaif_errorf(err, errlen, RLAIF_E_CANCELLED, "generate: cancelled");
             break;
         }
+        sample_job sj = {p, d.logits, V, slot, n_new, key, probs, idx, stok, slp};
+        tf_pool_run(e->pool, rows, sample_task, &sj);
         size_t next = 0;
         for (size_t r = 0; r < rows; r++) {
             size_t b = slot[r], k = n_new[b];
-            float lp = 0;
-            int32_t t = tf_sample(d.logits + r * V, V, p, tf_rng_uniform(key[b], k), probs, idx, &lp);
+            int32_t t = stok[r];
             ids[b * p->max_new + k] = t;
-            logprobs[b * p->max_new + k] = lp;
+            logprobs[b * p->max_new + k] = slp[r];
             n_new[b] = ++k;
             if (is_stop(p, t) || (p->stop_fn && p->stop_fn(p->stop_ctx, b, ids + b * p->max_new, k))) {
                 finish[b] = RLAIF_FINISH_STOP;
@@ -239,6 +266,8 @@ rlaif_status tf_generate(tf_engine *e, size_t n, const int32_t *const *prompts, 
     }
     free(probs);
     free(idx);
+    free(slp);
+    free(stok);
     free(slot);
     free(tok);
     free(pos);
