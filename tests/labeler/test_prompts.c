@@ -1,6 +1,6 @@
 /*
- * test_prompts.c — the model inputs labeler/llm builds from a constitution
- * (plugins/labeler/llm/llm_prompts.c), checked as exact strings: the user
+ * test_prompts.c — the model inputs the labelers build from a constitution
+ * (plugins/labeler/common/prompts.c), checked as exact strings: the user
  * message from the template, the few-shot block, the chat wrapping and the
  * assistant prefix.  No model is involved.
  */
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "llm.h"
+#include "prompts.h"
 
 static const char *const con_json =
     "{\"name\": \"p\", \"description\": \"d\", \"system\": \"SYS\", \"chat_template\": \"chatml\", "
@@ -24,72 +24,64 @@ static const char *const con_json =
     "\"rationale\": \"because\"}, {\"prompt\": \"\", \"a\": \"fa\", \"b\": \"fb\", \"preferred\": \"a\"}], "
     "\"probe\": {\"template\": \"{probe}{prompt}{response}\", \"positive\": [\"+\"], \"negative\": [\"-\"]}}";
 
-static llm_labeler make(void)
+static lab_constitution *load(void)
 {
-    llm_labeler L;
-    memset(&L, 0, sizeof L);
+    lab_constitution *c = NULL;
     char err[512];
-    ck_assert_msg(lab_constitution_parse(con_json, strlen(con_json), "p.json", &L.con, err, sizeof err) == RLAIF_OK,
+    ck_assert_msg(lab_constitution_parse(con_json, strlen(con_json), "p.json", &c, err, sizeof err) == RLAIF_OK,
                   "%s", err);
-    L.chat = strdup(L.con->chat_template);
-    return L;
-}
-
-static void drop(llm_labeler *L)
-{
-    lab_constitution_free(L->con);
-    free(L->chat);
+    return c;
 }
 
 START_TEST(compare_text_with_examples)
 {
-    llm_labeler L = make();
+    lab_constitution *c = load();
+    lab_prompter P = {c, c->chat_template};
     sbuf out;
     sbuf_init(&out);
     char err[300];
-    ck_assert_int_eq(llm_compare_text(&L, 0, "the prompt", "first", "second", 0, &out, err, sizeof err), RLAIF_OK);
+    ck_assert_int_eq(lab_prompt_compare(&P, 0, "the prompt", "first", "second", 0, &out, err, sizeof err), RLAIF_OK);
     ck_assert_str_eq(sbuf_str(&out),
                      "<|im_start|>system\nSYS<|im_end|>\n<|im_start|>user\n"
                      "<ep|ea|eb|kinder?|2|because>\n<|fa|fb|better?|1|>\n"
                      "Q: better?\n[1] first\n[2] second\nP: the prompt<|im_end|>\n"
                      "<|im_start|>assistant\nPick: ");
     sbuf_clear(&out);
-    ck_assert_int_eq(llm_cot_answer_text(&L, &out, err, sizeof err), RLAIF_OK);
+    ck_assert_int_eq(lab_prompt_cot_answer(&P, &out, err, sizeof err), RLAIF_OK);
     ck_assert_str_eq(sbuf_str(&out), " so: {1/2}");
     sbuf_free(&out);
-    drop(&L);
+    lab_constitution_free(c);
 }
 END_TEST
 
 START_TEST(score_critique_revision_probe_texts)
 {
-    llm_labeler L = make();
-    free(L.chat);
-    L.chat = strdup("plain");
+    lab_constitution *c = load();
+    lab_prompter P = {c, "plain"};
     sbuf out;
     sbuf_init(&out);
     char err[300];
-    ck_assert_int_eq(llm_score_label(&L, 3, &out, err, sizeof err), RLAIF_OK);
+    ck_assert_int_eq(lab_prompt_score_label(&P, 3, &out, err, sizeof err), RLAIF_OK);
     ck_assert_str_eq(sbuf_str(&out), "3/4");
     sbuf_clear(&out);
-    ck_assert_int_eq(llm_score_text(&L, 1, "pp", "rr", &out, err, sizeof err), RLAIF_OK);
+    ck_assert_int_eq(lab_prompt_score(&P, 1, "pp", "rr", &out, err, sizeof err), RLAIF_OK);
     ck_assert_str_eq(sbuf_str(&out),
                      "SYS\n\nHere is a request and a reply.\n\nRequest: pp\n\nReply: rr\n\n"
                      "s\nRate the reply with a whole number from 0 (worst) to 4 (best).\n\nRating: ");
     sbuf_clear(&out);
-    ck_assert_int_eq(llm_critique_text(&L, 0, "pp", "rr", &out, err, sizeof err), RLAIF_OK);
+    ck_assert_int_eq(lab_prompt_critique(&P, 0, "pp", "rr", &out, err, sizeof err), RLAIF_OK);
     ck_assert_str_eq(sbuf_str(&out),
                      "SYS\n\nHere is a request and a reply.\n\nRequest: pp\n\nReply: rr\n\nfind flaws\n\nCritique:");
     sbuf_clear(&out);
-    ck_assert_int_eq(llm_revision_text(&L, 0, "pp", "rr", "too short", &out, err, sizeof err), RLAIF_OK);
+    ck_assert_int_eq(lab_prompt_revision(&P, 0, "pp", "rr", "too short", &out, err, sizeof err), RLAIF_OK);
     ck_assert_str_eq(sbuf_str(&out),
                      "SYS\n\nHere is a request, a reply and a critique of the reply.\n\nRequest: pp\n\n"
                      "Reply: rr\n\nCritique: too short\n\nfix them\n\nRevised reply:");
     sbuf_clear(&out);
-    ck_assert_int_eq(llm_probe_text(&L, L.con->probe, "Once.", " A story.", "+", &out, err, sizeof err), RLAIF_OK);
+    ck_assert_int_eq(lab_prompt_probe(&P, c->probe, "Once.", " A story.", "+", &out, err, sizeof err), RLAIF_OK);
     ck_assert_str_eq(sbuf_str(&out), "+Once. A story.");
     sbuf_free(&out);
-    drop(&L);
+    lab_constitution_free(c);
 }
 END_TEST
 

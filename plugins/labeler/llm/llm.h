@@ -6,7 +6,6 @@
  *   llm_plugin.c   config, create/destroy, stats, the vtable
  *   llm_model.c    everything that talks to the model: tokenising, label
  *                  and text log-likelihoods (batched), generation
- *   llm_prompts.c  rendering constitution templates into model inputs
  *   llm_compare.c  compare (instruct, chain-of-thought and probe modes)
  *   llm_score.c    direct scores (d-RLAIF)
  *   llm_revise.c   critique -> revision chains
@@ -18,6 +17,7 @@
 #include <stdint.h>
 
 #include "constitution.h"
+#include "prompts.h"
 #include "rlaif/plugin.h"
 #include "sbuf.h"
 
@@ -100,30 +100,12 @@ rlaif_status llm_generate_text(llm_labeler *L, size_t n, const char *const *prom
                                uint32_t max_new, float temperature, uint64_t seed, char **out,
                                char *err, size_t errlen);
 
-/* ----- llm_prompts.c --------------------------------------------------- */
-
-/* The model input asking which of (first, second) is better under
- * principle j; ends where the choice token (or, with cot, the rationale)
- * begins. */
-rlaif_status llm_compare_text(llm_labeler *L, size_t j, const char *prompt, const char *first,
-                              const char *second, int cot, sbuf *out, char *err, size_t errlen);
-/* The text after a rationale, before the choice token. */
-rlaif_status llm_cot_answer_text(llm_labeler *L, sbuf *out, char *err, size_t errlen);
-/* The model input asking for a score under principle j. */
-rlaif_status llm_score_text(llm_labeler *L, size_t j, const char *prompt, const char *response,
-                            sbuf *out, char *err, size_t errlen);
-/* The label text of score k ("7", "7/10", ...). */
-rlaif_status llm_score_label(llm_labeler *L, int k, sbuf *out, char *err, size_t errlen);
-/* Critique and revision requests under principle j. */
-rlaif_status llm_critique_text(llm_labeler *L, size_t j, const char *prompt,
-                               const char *response, sbuf *out, char *err, size_t errlen);
-rlaif_status llm_revision_text(llm_labeler *L, size_t j, const char *prompt,
-                               const char *response, const char *critique, sbuf *out,
-                               char *err, size_t errlen);
-/* The probe text for a candidate with one probe variant. */
-rlaif_status llm_probe_text(llm_labeler *L, const lab_probe *pr, const char *prompt,
-                            const char *response, const char *variant, sbuf *out, char *err,
-                            size_t errlen);
+/* The prompt builder over this labeler's constitution and chat template. */
+static inline lab_prompter llm_prompter(const llm_labeler *L)
+{
+    lab_prompter p = {L->con, L->chat};
+    return p;
+}
 
 /* ----- the labeler calls ----------------------------------------------- */
 

@@ -70,6 +70,7 @@ static void free_texts(char **t, size_t n)
 static rlaif_status add_rationales(llm_labeler *L, size_t m, char **texts, char **rationales,
                                    uint64_t seed, char *err, size_t errlen)
 {
+    lab_prompter pp = llm_prompter(L);
     rlaif_status st = llm_generate_text(L, m, (const char *const *)texts,
                                         L->max_rationale_tokens, 0.0f, seed, rationales, err,
                                         errlen);
@@ -79,7 +80,7 @@ static rlaif_status add_rationales(llm_labeler *L, size_t m, char **texts, char 
         sbuf_puts(&b, texts[k]);
         sbuf_puts(&b, " ");
         sbuf_puts(&b, rationales[k]);
-        st = llm_cot_answer_text(L, &b, err, errlen);
+        st = lab_prompt_cot_answer(&pp, &b, err, errlen);
         char *t = sbuf_take(&b);
         if (!st && !t) st = rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
         if (st) {
@@ -96,6 +97,7 @@ static rlaif_status compare_instruct(llm_labeler *L, size_t n, const rlaif_compa
                                      const pair_plan *plan, rlaif_compare_result *results,
                                      char *err, size_t errlen)
 {
+    lab_prompter pp = llm_prompter(L);
     /* Two texts (x first, y first) per request that needs the model. */
     size_t *active = malloc(n * sizeof *active);
     char **texts = calloc(2 * n, sizeof *texts);
@@ -112,7 +114,7 @@ static rlaif_status compare_instruct(llm_labeler *L, size_t n, const rlaif_compa
             sbuf_init(&b);
             const char *first = order ? plan[i].y : plan[i].x;
             const char *second = order ? plan[i].x : plan[i].y;
-            st = llm_compare_text(L, plan[i].principle, reqs[i].prompt, first, second, L->cot,
+            st = lab_prompt_compare(&pp, plan[i].principle, reqs[i].prompt, first, second, L->cot,
                                   &b, err, errlen);
             texts[2 * m + (size_t)order] = sbuf_take(&b);
             if (!st && !texts[2 * m + (size_t)order])
@@ -155,6 +157,7 @@ rlaif_status llm_probe_margins(llm_labeler *L, size_t n, const char *const *prom
                                const char *const *responses, const size_t *principle,
                                double *margin, char *err, size_t errlen)
 {
+    lab_prompter pp = llm_prompter(L);
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
         const lab_probe *pr = lab_constitution_probe(L->con, principle[i]);
@@ -172,7 +175,7 @@ rlaif_status llm_probe_margins(llm_labeler *L, size_t n, const char *const *prom
                                                      : pr->negative[v - pr->n_positive];
             sbuf b;
             sbuf_init(&b);
-            st = llm_probe_text(L, pr, prompts[i], responses[i], variant, &b, err, errlen);
+            st = lab_prompt_probe(&pp, pr, prompts[i], responses[i], variant, &b, err, errlen);
             texts[q] = sbuf_take(&b);
             if (!st && !texts[q]) st = rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
             q++;

@@ -37,6 +37,7 @@ rlaif_status llm_revise(void *self, const char *prompt, const char *response, ui
         return rlaif_errorf(err, errlen, RLAIF_E_UNSUPPORTED,
                             LLM_WHO ": revise needs mode \"instruct\": a probe-mode model only "
                             "continues text and cannot follow a critique request");
+    lab_prompter pp = llm_prompter(L);
     uint64_t s = llm_request_seed(L, seed);
     const char *current = response;
     rlaif_status st = RLAIF_OK;
@@ -47,10 +48,10 @@ rlaif_status llm_revise(void *self, const char *prompt, const char *response, ui
         out[r].principle_id = L->con->principles[j].id;
         out[r].critique = out[r].revision = NULL;
         sbuf_clear(&text);
-        st = llm_critique_text(L, j, prompt, current, &text, err, errlen);
+        st = lab_prompt_critique(&pp, j, prompt, current, &text, err, errlen);
         if (!st) st = generate_one(L, &text, s ^ (2ull * r + 1), &out[r].critique, err, errlen);
         sbuf_clear(&text);
-        if (!st) st = llm_revision_text(L, j, prompt, current, out[r].critique, &text, err, errlen);
+        if (!st) st = lab_prompt_revision(&pp, j, prompt, current, out[r].critique, &text, err, errlen);
         if (!st) st = generate_one(L, &text, s ^ (2ull * r + 2), &out[r].revision, err, errlen);
         if (!st) {
             current = out[r].revision;

@@ -20,6 +20,7 @@ static rlaif_status score_instruct(llm_labeler *L, size_t n, const rlaif_score_r
                                    const size_t *principle, rlaif_score_result *results,
                                    char *err, size_t errlen)
 {
+    lab_prompter pp = llm_prompter(L);
     int lo = L->con->score_min, hi = L->con->score_max;
     size_t nl = (size_t)(hi - lo + 1);
     char **ctx = calloc(n, sizeof *ctx);
@@ -30,14 +31,14 @@ static rlaif_status score_instruct(llm_labeler *L, size_t n, const rlaif_score_r
     for (size_t k = 0; k < nl && !st; k++) {
         sbuf b;
         sbuf_init(&b);
-        st = llm_score_label(L, lo + (int)k, &b, err, errlen);
+        st = lab_prompt_score_label(&pp, lo + (int)k, &b, err, errlen);
         labels[k] = sbuf_take(&b);
         if (!st && !labels[k]) st = rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
     }
     for (size_t i = 0; i < n && !st; i++) {
         sbuf b;
         sbuf_init(&b);
-        st = llm_score_text(L, principle[i], reqs[i].prompt ? reqs[i].prompt : "",
+        st = lab_prompt_score(&pp, principle[i], reqs[i].prompt ? reqs[i].prompt : "",
                             reqs[i].response, &b, err, errlen);
         ctx[i] = sbuf_take(&b);
         if (!st && !ctx[i]) st = rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
