@@ -113,7 +113,7 @@ START_TEST(grpo_raises_reward_within_kl)
 {
     rl_result r;
     run_online("grpo",
-               "{\"lr\": 0.05, \"beta\": 0.4, \"epochs\": 1, \"clip_low\": 0.2,"
+               "{\"lr\": 0.05, \"beta\": 0.4, \"epochs\": 2, \"minibatch_size\": 32, \"clip_low\": 0.2,"
                " \"clip_high\": 0.28, \"aggregation\": \"token_mean\", \"max_grad_norm\": 0}",
                0, 60, 1, &r);
     ck_assert_msg(r.reward1 > r.reward0 + 1.5 && r.reward1 > 2 * r.reward0,
