@@ -301,20 +301,22 @@ rlaif_status llm_text_loglik(llm_labeler *L, size_t n, const char *const *texts,
 static rlaif_status detok(llm_labeler *L, const int32_t *ids, size_t n, char **out, char *err,
                           size_t errlen)
 {
+    /* The buffer has one byte more than the `cap` passed, so it is large
+     * enough whether a model counts the NUL in cap or adds it after. */
     size_t cap = n * 8 + 16;
     for (int attempt = 0; attempt < 2; attempt++) {
         char *buf = malloc(cap + 1);
         if (!buf) return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
         size_t got = 0;
-        rlaif_status st = L->mv->detokenize(L->model.self, ids, n, 1, buf, cap + 1, &got, err,
-                                            errlen);
+        rlaif_status st = L->mv->detokenize(L->model.self, ids, n, 1, buf, cap, &got, err, errlen);
         if (st == RLAIF_OK) {
+            buf[cap] = 0;
             *out = buf;
             return RLAIF_OK;
         }
         free(buf);
-        if (st != RLAIF_E_RANGE || got <= cap) return st;
-        cap = got;
+        if (st != RLAIF_E_RANGE || got + 1 <= cap) return st;
+        cap = got + 1;
     }
     return rlaif_errorf(err, errlen, RLAIF_E_INTERNAL, LLM_WHO ": detokenize kept asking for more room");
 }
