@@ -7,7 +7,7 @@
 
 #include "st_write.h"
 
-int st_open(st_file *f, const char *path, char *err, size_t errlen)
+int rd_open(rd_file *f, const char *path, char *err, size_t errlen)
 {
     memset(f, 0, sizeof *f);
     FILE *fp = fopen(path, "rb");
@@ -24,7 +24,7 @@ int st_open(st_file *f, const char *path, char *err, size_t errlen)
     fclose(fp);
     if (got != f->size || f->size < 8) {
         snprintf(err, errlen, "%s: truncated (%zu bytes)", path, f->size);
-        st_close(f);
+        rd_close(f);
         return -1;
     }
     uint64_t hl = 0;
@@ -32,14 +32,14 @@ int st_open(st_file *f, const char *path, char *err, size_t errlen)
     if (hl > f->size - 8) {
         snprintf(err, errlen, "%s: header length %llu beyond the file", path,
                  (unsigned long long)hl);
-        st_close(f);
+        rd_close(f);
         return -1;
     }
     f->header_len = (size_t)hl;
     f->header = cJSON_ParseWithLength((const char *)f->buf + 8, f->header_len);
     if (!cJSON_IsObject(f->header)) {
         snprintf(err, errlen, "%s: header is not a JSON object", path);
-        st_close(f);
+        rd_close(f);
         return -1;
     }
     size_t data = f->size - 8 - f->header_len;
@@ -49,21 +49,21 @@ int st_open(st_file *f, const char *path, char *err, size_t errlen)
         if (cJSON_GetArraySize(o) != 2 || cJSON_GetArrayItem(o, 1)->valuedouble > (double)data ||
             cJSON_GetArrayItem(o, 0)->valuedouble > cJSON_GetArrayItem(o, 1)->valuedouble) {
             snprintf(err, errlen, "%s: tensor '%s' has bad data_offsets", path, t->string);
-            st_close(f);
+            rd_close(f);
             return -1;
         }
     }
     return 0;
 }
 
-void st_close(st_file *f)
+void rd_close(rd_file *f)
 {
     cJSON_Delete(f->header);
     free(f->buf);
     memset(f, 0, sizeof *f);
 }
 
-int st_info(const st_file *f, const char *name, const char **dtype, size_t *ndim,
+int rd_info(const rd_file *f, const char *name, const char **dtype, size_t *ndim,
             size_t shape[8], const unsigned char **bytes, size_t *nbytes)
 {
     cJSON *t = cJSON_GetObjectItemCaseSensitive(f->header, name);
@@ -82,12 +82,12 @@ int st_info(const st_file *f, const char *name, const char **dtype, size_t *ndim
     return 0;
 }
 
-float *st_get_f32(const st_file *f, const char *name, size_t *numel)
+float *rd_get_f32(const rd_file *f, const char *name, size_t *numel)
 {
     const char *dt;
     size_t nd, shape[8], nb;
     const unsigned char *p;
-    if (st_info(f, name, &dt, &nd, shape, &p, &nb) != 0) return NULL;
+    if (rd_info(f, name, &dt, &nd, shape, &p, &nb) != 0) return NULL;
     size_t n = 1;
     for (size_t d = 0; d < nd; d++) n *= shape[d];
     size_t es = strcmp(dt, "F32") == 0 ? 4 : strcmp(dt, "BF16") == 0 ? 2 : 0;
@@ -100,19 +100,19 @@ float *st_get_f32(const st_file *f, const char *name, size_t *numel)
         for (size_t i = 0; i < n; i++) {
             uint16_t h;
             memcpy(&h, p + 2 * i, 2);
-            out[i] = st_bf16_to_f32(h);
+            out[i] = stw_bf16_to_f32(h);
         }
     }
     if (numel) *numel = n;
     return out;
 }
 
-int32_t *st_get_i32(const st_file *f, const char *name, size_t *numel)
+int32_t *rd_get_i32(const rd_file *f, const char *name, size_t *numel)
 {
     const char *dt;
     size_t nd, shape[8], nb;
     const unsigned char *p;
-    if (st_info(f, name, &dt, &nd, shape, &p, &nb) != 0 || strcmp(dt, "I32") != 0) return NULL;
+    if (rd_info(f, name, &dt, &nd, shape, &p, &nb) != 0 || strcmp(dt, "I32") != 0) return NULL;
     int32_t *out = malloc(nb ? nb : 1);
     if (!out) return NULL;
     memcpy(out, p, nb);
@@ -120,7 +120,7 @@ int32_t *st_get_i32(const st_file *f, const char *name, size_t *numel)
     return out;
 }
 
-const char *st_golden_path(char *buf, size_t len, const char *sub)
+const char *rd_golden_path(char *buf, size_t len, const char *sub)
 {
     const char *root = getenv("RLAIF_SHARED_DIR");
     snprintf(buf, len, "%s/golden/%s", root && *root ? root : "/work/shared", sub);

@@ -11,29 +11,29 @@
 
 #include <cJSON.h>
 
-typedef struct st_file {
+typedef struct rd_file {
     unsigned char *buf; /* the whole file */
     size_t size;
     size_t header_len;  /* bytes of header JSON (after the 8-byte length) */
     cJSON *header;
-} st_file;
+} rd_file;
 
 /* Returns 0, or -1 with err saying what is wrong (truncated, bad JSON,
  * offsets beyond the file). */
-int st_open(st_file *f, const char *path, char *err, size_t errlen);
-void st_close(st_file *f);
+int rd_open(rd_file *f, const char *path, char *err, size_t errlen);
+void rd_close(rd_file *f);
 
 /* Tensor lookup: dtype string ("F32", "BF16", "I32", ...), shape and the
  * raw bytes.  Returns 0 if found. */
-int st_info(const st_file *f, const char *name, const char **dtype, size_t *ndim,
+int rd_info(const rd_file *f, const char *name, const char **dtype, size_t *ndim,
             size_t shape[8], const unsigned char **bytes, size_t *nbytes);
 /* A malloc'd fp32 copy (from F32 or BF16); NULL if missing or another
  * dtype.  *numel receives the element count when numel is not NULL. */
-float *st_get_f32(const st_file *f, const char *name, size_t *numel);
+float *rd_get_f32(const rd_file *f, const char *name, size_t *numel);
 /* A malloc'd copy of an I32 tensor. */
-int32_t *st_get_i32(const st_file *f, const char *name, size_t *numel);
+int32_t *rd_get_i32(const rd_file *f, const char *name, size_t *numel);
 
 /* Path "$RLAIF_SHARED_DIR/golden/<sub>" (default /work/shared) into buf. */
-const char *st_golden_path(char *buf, size_t len, const char *sub);
+const char *rd_golden_path(char *buf, size_t len, const char *sub);
 
 #endif

@@ -53,16 +53,16 @@ START_TEST(test_safetensors_round_trip)
     float a[6] = {1.0f, -2.5f, 3.25f, 0.0f, 1e-3f, -7.0f};
     float b[3] = {1.0078125f, 3.14159265f, -65504.0f}; /* bf16: exact, rounded, rounded */
     float s = 42.0f;
-    st_tensor t[3] = {
-        {.name = "layer.\"quoted\".weight", .data = b, .ndim = 1, .shape = {3}, .dtype = ST_BF16},
-        {.name = "model.a", .data = a, .ndim = 2, .shape = {2, 3}, .dtype = ST_F32},
-        {.name = "scalar", .data = &s, .ndim = 0, .dtype = ST_F32},
+    stw_tensor t[3] = {
+        {.name = "layer.\"quoted\".weight", .data = b, .ndim = 1, .shape = {3}, .dtype = STW_BF16},
+        {.name = "model.a", .data = a, .ndim = 2, .shape = {2, 3}, .dtype = STW_F32},
+        {.name = "scalar", .data = &s, .ndim = 0, .dtype = STW_F32},
     };
-    ck_assert_msg(st_write(path, t, 3, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(stw_write(path, t, 3, err, sizeof err) == 0, "%s", err);
     ck_assert_int_eq(count_temporaries(), 0);
 
-    st_file f;
-    ck_assert_msg(st_open(&f, path, err, sizeof err) == 0, "%s", err);
+    rd_file f;
+    ck_assert_msg(rd_open(&f, path, err, sizeof err) == 0, "%s", err);
     ck_assert_uint_eq(f.header_len % 8, 0);
     ck_assert_uint_eq(f.size, 8 + f.header_len + 6 * 4 + 4 + 3 * 2);
     cJSON *meta = cJSON_GetObjectItemCaseSensitive(f.header, "__metadata__");
@@ -71,33 +71,33 @@ START_TEST(test_safetensors_round_trip)
     const char *dt;
     size_t nd, shape[8], nb;
     const unsigned char *p;
-    ck_assert_int_eq(st_info(&f, "model.a", &dt, &nd, shape, &p, &nb), 0);
+    ck_assert_int_eq(rd_info(&f, "model.a", &dt, &nd, shape, &p, &nb), 0);
     ck_assert_str_eq(dt, "F32");
     ck_assert_uint_eq(nd, 2);
     ck_assert_uint_eq(shape[0], 2);
     ck_assert_uint_eq(shape[1], 3);
     ck_assert_uint_eq((size_t)(p - f.buf - 8 - f.header_len), 0); /* F32 first */
-    float *ra = st_get_f32(&f, "model.a", NULL);
+    float *ra = rd_get_f32(&f, "model.a", NULL);
     ck_assert_mem_eq(ra, a, sizeof a);
-    ck_assert_int_eq(st_info(&f, "scalar", &dt, &nd, shape, &p, &nb), 0);
+    ck_assert_int_eq(rd_info(&f, "scalar", &dt, &nd, shape, &p, &nb), 0);
     ck_assert_uint_eq(nd, 0);
     ck_assert_uint_eq(nb, 4);
-    ck_assert_int_eq(st_info(&f, "layer.\"quoted\".weight", &dt, &nd, shape, &p, &nb), 0);
+    ck_assert_int_eq(rd_info(&f, "layer.\"quoted\".weight", &dt, &nd, shape, &p, &nb), 0);
     ck_assert_str_eq(dt, "BF16");
-    float *rb = st_get_f32(&f, "layer.\"quoted\".weight", NULL);
+    float *rb = rd_get_f32(&f, "layer.\"quoted\".weight", NULL);
     ck_assert_float_eq(rb[0], 1.0078125f);
     ck_assert_float_eq(rb[1], 3.140625f); /* nearest bf16 to pi */
     ck_assert_float_eq(rb[2], -65536.0f); /* -65504 rounds up in magnitude to -2^16 */
     free(ra);
     free(rb);
-    st_close(&f);
+    rd_close(&f);
 
     /* Bad input is an error naming the tensor, and the old file stays. */
-    st_tensor dup[2] = {t[1], t[1]};
-    ck_assert_int_eq(st_write(path, dup, 2, err, sizeof err), -1);
+    stw_tensor dup[2] = {t[1], t[1]};
+    ck_assert_int_eq(stw_write(path, dup, 2, err, sizeof err), -1);
     ck_assert_ptr_nonnull(strstr(err, "model.a"));
-    ck_assert_int_eq(st_open(&f, path, err, sizeof err), 0);
-    st_close(&f);
+    ck_assert_int_eq(rd_open(&f, path, err, sizeof err), 0);
+    rd_close(&f);
     ck_assert_int_eq(count_temporaries(), 0);
     remove_tmpdir();
 }
@@ -105,13 +105,13 @@ END_TEST
 
 START_TEST(test_bf16_rounding)
 {
-    ck_assert_uint_eq(st_f32_to_bf16(1.0f), 0x3f80);
+    ck_assert_uint_eq(stw_f32_to_bf16(1.0f), 0x3f80);
     /* 1 + 2^-8 is halfway between bf16 1.0 and 1.0078125: ties to even (1.0) */
-    ck_assert_uint_eq(st_f32_to_bf16(1.00390625f), 0x3f80);
+    ck_assert_uint_eq(stw_f32_to_bf16(1.00390625f), 0x3f80);
     /* 1 + 3*2^-8 is halfway between 1.0078125 (odd) and 1.015625 (even) */
-    ck_assert_uint_eq(st_f32_to_bf16(1.01171875f), 0x3f82);
-    ck_assert(isnan(st_bf16_to_f32(st_f32_to_bf16(NAN))));
-    ck_assert(isinf(st_bf16_to_f32(st_f32_to_bf16(INFINITY))));
+    ck_assert_uint_eq(stw_f32_to_bf16(1.01171875f), 0x3f82);
+    ck_assert(isnan(stw_bf16_to_f32(stw_f32_to_bf16(NAN))));
+    ck_assert(isinf(stw_bf16_to_f32(stw_f32_to_bf16(INFINITY))));
 }
 END_TEST
 

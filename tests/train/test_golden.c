@@ -80,12 +80,12 @@ static ref_config config_from(const char *dir)
 
 /* Copies every tensor of m found in f (by name, numel checked) into
  * m->params; returns how many were found. */
-static size_t load_params(ref_model *m, const st_file *f)
+static size_t load_params(ref_model *m, const rd_file *f)
 {
     size_t found = 0;
     for (size_t i = 0; i < m->n_tensors; i++) {
         size_t n;
-        float *p = st_get_f32(f, m->tensors[i].name, &n);
+        float *p = rd_get_f32(f, m->tensors[i].name, &n);
         if (!p) continue;
         ck_assert_msg(n == m->tensors[i].numel, "%s: %zu elements, expected %zu",
                       m->tensors[i].name, n, m->tensors[i].numel);
@@ -99,19 +99,19 @@ static size_t load_params(ref_model *m, const st_file *f)
 /* Forward + backward of the mean loss on the golden batch, compared with
  * the golden outputs and with grad.<name> for every trainable tensor
  * (golden_name maps our name to the golden's). */
-static void check_against_golden(ref_model *m, const st_file *g,
+static void check_against_golden(ref_model *m, const rd_file *g,
                                  void (*golden_name)(char *, size_t, const char *))
 {
     size_t nid;
-    int32_t *ids = st_get_i32(g, "input_ids", &nid);
+    int32_t *ids = rd_get_i32(g, "input_ids", &nid);
     ck_assert_ptr_nonnull(ids);
     size_t B = 2, T = nid / 2, V = m->cfg.vocab;
     ck_assert_int_eq(ref_alloc_acts(m, B, T), 0);
     float *lp = tu_zeros(B * T), *logits = tu_zeros(B * T * V);
     double loss = ref_forward(m, ids, 1.0f, lp, logits);
 
-    float *gl = st_get_f32(g, "logits", NULL), *gtl = st_get_f32(g, "token_logprobs", NULL),
-          *gloss = st_get_f32(g, "loss", NULL);
+    float *gl = rd_get_f32(g, "logits", NULL), *gtl = rd_get_f32(g, "token_logprobs", NULL),
+          *gloss = rd_get_f32(g, "loss", NULL);
     ck_assert_ptr_nonnull(gl);
     double worst = 0, worst_logit;
     for (size_t i = 0; i < B * T * V; i++) worst = fmax(worst, fabs(logits[i] - gl[i]));
@@ -134,7 +134,7 @@ static void check_against_golden(ref_model *m, const st_file *g,
         char name[256];
         golden_name(name, sizeof name, t->name);
         size_t n;
-        float *want = st_get_f32(g, name, &n);
+        float *want = rd_get_f32(g, name, &n);
         ck_assert_msg(want != NULL, "golden lacks %s", name);
         ck_assert_uint_eq(n, t->numel);
         double e = tu_rel_err(m->grads + t->offset, want, n, 1e-12);
@@ -167,20 +167,20 @@ static void grad_name_peft(char *buf, size_t len, const char *name)
 static void run_full(const char *sub, size_t expect_tensors)
 {
     char dir[512], path[600], err[256];
-    st_golden_path(dir, sizeof dir, sub);
+    rd_golden_path(dir, sizeof dir, sub);
     ref_config cfg = config_from(dir);
     ref_model m;
     ck_assert_int_eq(ref_init(&m, &cfg), 0);
     ck_assert_uint_eq(m.n_tensors, expect_tensors);
-    st_file f, g;
+    rd_file f, g;
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    ck_assert_msg(st_open(&f, path, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(rd_open(&f, path, err, sizeof err) == 0, "%s", err);
     ck_assert_uint_eq(load_params(&m, &f), m.n_tensors);
     snprintf(path, sizeof path, "%s/golden.safetensors", dir);
-    ck_assert_msg(st_open(&g, path, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(rd_open(&g, path, err, sizeof err) == 0, "%s", err);
     check_against_golden(&m, &g, grad_name_plain);
-    st_close(&f);
-    st_close(&g);
+    rd_close(&f);
+    rd_close(&g);
     ref_free(&m);
 }
 
@@ -193,9 +193,9 @@ END_TEST
 START_TEST(test_llama_tiny_lora)
 {
     char dir[512], path[600], err[256];
-    ref_config cfg = config_from(st_golden_path(dir, sizeof dir, "llama_tiny"));
+    ref_config cfg = config_from(rd_golden_path(dir, sizeof dir, "llama_tiny"));
     lora_config lc;
-    ck_assert_msg(lora_config_read(&lc, st_golden_path(path, sizeof path,
+    ck_assert_msg(lora_config_read(&lc, rd_golden_path(path, sizeof path,
                   "llama_tiny_lora/adapter_config.json"), err, sizeof err) == 0, "%s", err);
     cfg.lora_r = lc.r;
     cfg.lora_alpha = lc.alpha;
@@ -206,10 +206,10 @@ START_TEST(test_llama_tiny_lora)
     for (int i = 0; i < RM_COUNT; i++) cfg.lora_targets[i] = lora_module_targeted(mods[i], tg, lc.n_targets);
     ref_model m;
     ck_assert_int_eq(ref_init(&m, &cfg), 0);
-    st_file base, ad, g;
-    ck_assert_msg(st_open(&base, st_golden_path(path, sizeof path, "llama_tiny/model.safetensors"), err, sizeof err) == 0, "%s", err);
-    ck_assert_msg(st_open(&ad, st_golden_path(path, sizeof path, "llama_tiny_lora/adapter_model.safetensors"), err, sizeof err) == 0, "%s", err);
-    ck_assert_msg(st_open(&g, st_golden_path(path, sizeof path, "llama_tiny_lora/golden.safetensors"), err, sizeof err) == 0, "%s", err);
+    rd_file base, ad, g;
+    ck_assert_msg(rd_open(&base, rd_golden_path(path, sizeof path, "llama_tiny/model.safetensors"), err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(rd_open(&ad, rd_golden_path(path, sizeof path, "llama_tiny_lora/adapter_model.safetensors"), err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(rd_open(&g, rd_golden_path(path, sizeof path, "llama_tiny_lora/golden.safetensors"), err, sizeof err) == 0, "%s", err);
     ck_assert_uint_eq(load_params(&m, &base), 20);
     ck_assert_uint_eq(load_params(&m, &ad), 12);
     check_against_golden(&m, &g, grad_name_peft);
@@ -217,9 +217,9 @@ START_TEST(test_llama_tiny_lora)
     for (size_t i = 0; i < m.n_tensors; i++)
         if (!m.tensors[i].trainable)
             ck_assert_float_eq(tu_max_abs(m.grads + m.tensors[i].offset, m.tensors[i].numel), 0.0f);
-    st_close(&base);
-    st_close(&ad);
-    st_close(&g);
+    rd_close(&base);
+    rd_close(&ad);
+    rd_close(&g);
     ref_free(&m);
 }
 END_TEST
@@ -231,18 +231,18 @@ END_TEST
 START_TEST(test_llama_tiny_accumulated)
 {
     char dir[512], path[600], err[256];
-    st_golden_path(dir, sizeof dir, "llama_tiny");
+    rd_golden_path(dir, sizeof dir, "llama_tiny");
     ref_config cfg = config_from(dir);
     ref_model m;
     ck_assert_int_eq(ref_init(&m, &cfg), 0);
-    st_file f, g;
+    rd_file f, g;
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    ck_assert_msg(st_open(&f, path, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(rd_open(&f, path, err, sizeof err) == 0, "%s", err);
     load_params(&m, &f);
     snprintf(path, sizeof path, "%s/golden.safetensors", dir);
-    ck_assert_msg(st_open(&g, path, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(rd_open(&g, path, err, sizeof err) == 0, "%s", err);
     size_t nid;
-    int32_t *ids = st_get_i32(&g, "input_ids", &nid);
+    int32_t *ids = rd_get_i32(&g, "input_ids", &nid);
     size_t T = nid / 2;
     ck_assert_int_eq(ref_alloc_acts(&m, 1, T), 0);
     float *dlp = tu_zeros(T);
@@ -255,14 +255,14 @@ START_TEST(test_llama_tiny_accumulated)
     for (size_t i = 0; i < m.n_tensors; i++) {
         char name[256];
         grad_name_plain(name, sizeof name, m.tensors[i].name);
-        float *want = st_get_f32(&g, name, NULL);
+        float *want = rd_get_f32(&g, name, NULL);
         double e = tu_rel_err(m.grads + m.tensors[i].offset, want, m.tensors[i].numel, 1e-12);
         ck_assert_msg(e < 1e-4, "%s: accumulated gradient off by %.3g", m.tensors[i].name, e);
         free(want);
     }
     free(ids), free(dlp);
-    st_close(&f);
-    st_close(&g);
+    rd_close(&f);
+    rd_close(&g);
     ref_free(&m);
 }
 END_TEST

@@ -86,7 +86,7 @@ END_TEST
 START_TEST(test_config_golden_and_round_trip)
 {
     char path[512], err[256];
-    st_golden_path(path, sizeof path, "llama_tiny_lora/adapter_config.json");
+    rd_golden_path(path, sizeof path, "llama_tiny_lora/adapter_config.json");
     lora_config cfg;
     ck_assert_msg(lora_config_read(&cfg, path, err, sizeof err) == 0, "%s", err);
     ck_assert_uint_eq(cfg.r, 4);
@@ -130,9 +130,9 @@ END_TEST
 START_TEST(test_golden_adapter_merge)
 {
     char path[512], err[256];
-    st_file ad, base;
-    ck_assert_msg(st_open(&ad, st_golden_path(path, sizeof path, "llama_tiny_lora/adapter_model.safetensors"), err, sizeof err) == 0, "%s", err);
-    ck_assert_msg(st_open(&base, st_golden_path(path, sizeof path, "llama_tiny/model.safetensors"), err, sizeof err) == 0, "%s", err);
+    rd_file ad, base;
+    ck_assert_msg(rd_open(&ad, rd_golden_path(path, sizeof path, "llama_tiny_lora/adapter_model.safetensors"), err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(rd_open(&base, rd_golden_path(path, sizeof path, "llama_tiny/model.safetensors"), err, sizeof err) == 0, "%s", err);
     static const char *mods[3] = {"self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"};
     float s = lora_scale(8.0f, 4, false);
     size_t found = 0;
@@ -146,16 +146,16 @@ START_TEST(test_golden_adapter_merge)
             const char *dt;
             size_t nd, wsh[8], ash[8], bsh[8], nb;
             const unsigned char *p;
-            ck_assert_int_eq(st_info(&base, wn, &dt, &nd, wsh, &p, &nb), 0);
-            ck_assert_msg(st_info(&ad, an, &dt, &nd, ash, &p, &nb) == 0, "missing %s", an);
-            ck_assert_int_eq(st_info(&ad, bn, &dt, &nd, bsh, &p, &nb), 0);
+            ck_assert_int_eq(rd_info(&base, wn, &dt, &nd, wsh, &p, &nb), 0);
+            ck_assert_msg(rd_info(&ad, an, &dt, &nd, ash, &p, &nb) == 0, "missing %s", an);
+            ck_assert_int_eq(rd_info(&ad, bn, &dt, &nd, bsh, &p, &nb), 0);
             size_t out = wsh[0], in = wsh[1];
             ck_assert_uint_eq(ash[0], 4);
             ck_assert_uint_eq(ash[1], in);
             ck_assert_uint_eq(bsh[0], out);
             ck_assert_uint_eq(bsh[1], 4);
-            float *w = st_get_f32(&base, wn, NULL), *a = st_get_f32(&ad, an, NULL),
-                  *b = st_get_f32(&ad, bn, NULL);
+            float *w = rd_get_f32(&base, wn, NULL), *a = rd_get_f32(&ad, an, NULL),
+                  *b = rd_get_f32(&ad, bn, NULL);
             float *w0 = malloc(out * in * sizeof(float));
             memcpy(w0, w, out * in * sizeof(float));
             /* B is nonzero in the golden adapter, so merging changes W. */
@@ -175,8 +175,8 @@ START_TEST(test_golden_adapter_merge)
     size_t n = 0;
     for (cJSON *t = ad.header->child; t; t = t->next) n += strcmp(t->string, "__metadata__") != 0;
     ck_assert_uint_eq(n, 2 * found);
-    st_close(&ad);
-    st_close(&base);
+    rd_close(&ad);
+    rd_close(&base);
 }
 END_TEST
 

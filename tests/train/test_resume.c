@@ -84,14 +84,14 @@ static void run_step(run *r)
 static void save(const run *r, const char *dir)
 {
     char path[600], err[256];
-    st_tensor *ts = calloc(r->m.n_tensors, sizeof *ts);
+    stw_tensor *ts = calloc(r->m.n_tensors, sizeof *ts);
     for (size_t i = 0; i < r->m.n_tensors; i++) {
         const ref_tensor *t = &r->m.tensors[i];
-        ts[i] = (st_tensor){.name = t->name, .data = r->m.params + t->offset, .ndim = t->ndim,
-                            .shape = {t->shape[0], t->shape[1]}, .dtype = ST_F32};
+        ts[i] = (stw_tensor){.name = t->name, .data = r->m.params + t->offset, .ndim = t->ndim,
+                            .shape = {t->shape[0], t->shape[1]}, .dtype = STW_F32};
     }
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    ck_assert_msg(st_write(path, ts, r->m.n_tensors, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(stw_write(path, ts, r->m.n_tensors, err, sizeof err) == 0, "%s", err);
     free(ts);
     train_state s = {.step = r->opt.step, .rng = {r->rng.s}, .schedule = SCHED,
                      .n_moments = r->opt.n, .m = r->opt.m, .v = r->opt.v,
@@ -103,18 +103,18 @@ static void save(const run *r, const char *dir)
 static void load(run *r, const char *dir)
 {
     char path[600], err[256];
-    st_file f;
+    rd_file f;
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    ck_assert_msg(st_open(&f, path, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(rd_open(&f, path, err, sizeof err) == 0, "%s", err);
     for (size_t i = 0; i < r->m.n_tensors; i++) {
         size_t n;
-        float *p = st_get_f32(&f, r->m.tensors[i].name, &n);
+        float *p = rd_get_f32(&f, r->m.tensors[i].name, &n);
         ck_assert_ptr_nonnull(p);
         ck_assert_uint_eq(n, r->m.tensors[i].numel);
         memcpy(r->m.params + r->m.tensors[i].offset, p, n * sizeof(float));
         free(p);
     }
-    st_close(&f);
+    rd_close(&f);
     train_state s;
     snprintf(path, sizeof path, "%s/training_state.bin", dir);
     ck_assert_msg(train_state_read(path, &s, err, sizeof err) == 0, "%s", err);
@@ -135,16 +135,16 @@ static void load(run *r, const char *dir)
 START_TEST(test_exact_resume)
 {
     char path[512], err[256];
-    st_file f, g;
-    ck_assert_msg(st_open(&f, st_golden_path(path, sizeof path, "llama_tiny/model.safetensors"), err, sizeof err) == 0, "%s", err);
-    ck_assert_msg(st_open(&g, st_golden_path(path, sizeof path, "llama_tiny/golden.safetensors"), err, sizeof err) == 0, "%s", err);
+    rd_file f, g;
+    ck_assert_msg(rd_open(&f, rd_golden_path(path, sizeof path, "llama_tiny/model.safetensors"), err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(rd_open(&g, rd_golden_path(path, sizeof path, "llama_tiny/golden.safetensors"), err, sizeof err) == 0, "%s", err);
     size_t nid;
-    int32_t *ids = st_get_i32(&g, "input_ids", &nid);
+    int32_t *ids = rd_get_i32(&g, "input_ids", &nid);
     /* Initial weights from the golden model. */
     ref_model tmp;
     ck_assert_int_eq(ref_init(&tmp, &TINY), 0);
     for (size_t i = 0; i < tmp.n_tensors; i++) {
-        float *p = st_get_f32(&f, tmp.tensors[i].name, NULL);
+        float *p = rd_get_f32(&f, tmp.tensors[i].name, NULL);
         ck_assert_ptr_nonnull(p);
         memcpy(tmp.params + tmp.tensors[i].offset, p, tmp.tensors[i].numel * sizeof(float));
         free(p);
@@ -175,7 +175,7 @@ START_TEST(test_exact_resume)
     ck_assert_mem_eq(c.opt.m, a.opt.m, a.m.n_params * sizeof(float));
     ck_assert_mem_eq(c.opt.v, a.opt.v, a.m.n_params * sizeof(float));
     /* And training moved the weights (the comparison is not vacuous). */
-    float *p0 = st_get_f32(&f, "model.layers.0.self_attn.q_proj.weight", NULL);
+    float *p0 = rd_get_f32(&f, "model.layers.0.self_attn.q_proj.weight", NULL);
     long qi = ref_find(&a.m, "model.layers.0.self_attn.q_proj.weight");
     ck_assert(tu_rel_err(a.m.params + a.m.tensors[qi].offset, p0, a.m.tensors[qi].numel, 1e-9) > 1e-3);
     free(p0);
@@ -189,8 +189,8 @@ START_TEST(test_exact_resume)
     run_free(&c);
     ref_free(&tmp);
     free(ids);
-    st_close(&f);
-    st_close(&g);
+    rd_close(&f);
+    rd_close(&g);
 }
 END_TEST
 

@@ -19,7 +19,7 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-uint16_t st_f32_to_bf16(float f)
+uint16_t stw_f32_to_bf16(float f)
 {
     uint32_t u;
     memcpy(&u, &f, sizeof u);
@@ -28,7 +28,7 @@ uint16_t st_f32_to_bf16(float f)
     return (uint16_t)(u >> 16);
 }
 
-float st_bf16_to_f32(uint16_t h)
+float stw_bf16_to_f32(uint16_t h)
 {
     uint32_t u = (uint32_t)h << 16;
     float f;
@@ -93,23 +93,23 @@ static void sb_json_str(sbuf *b, const char *s)
 
 /* ---- the writer -------------------------------------------------------- */
 
-static size_t numel_of(const st_tensor *t)
+static size_t numel_of(const stw_tensor *t)
 {
     size_t n = 1;
     for (size_t d = 0; d < t->ndim; d++) n *= t->shape[d];
     return n;
 }
 
-static size_t elem_size(st_dtype d) { return d == ST_BF16 ? 2 : 4; }
+static size_t elem_size(stw_dtype d) { return d == STW_BF16 ? 2 : 4; }
 
-static int validate(const char *path, const st_tensor *t, size_t n, char *err, size_t errlen)
+static int validate(const char *path, const stw_tensor *t, size_t n, char *err, size_t errlen)
 {
     for (size_t i = 0; i < n; i++) {
         if (!t[i].name || !t[i].name[0] || strcmp(t[i].name, "__metadata__") == 0) {
             set_err(err, errlen, "%s: tensor %zu has an empty or reserved name", path, i);
             return -1;
         }
-        if (t[i].ndim > ST_MAX_DIMS || (t[i].dtype != ST_F32 && t[i].dtype != ST_BF16)) {
+        if (t[i].ndim > STW_MAX_DIMS || (t[i].dtype != STW_F32 && t[i].dtype != STW_BF16)) {
             set_err(err, errlen, "%s: tensor '%s': bad rank %zu or dtype", path, t[i].name,
                     t[i].ndim);
             return -1;
@@ -128,25 +128,25 @@ static int validate(const char *path, const st_tensor *t, size_t n, char *err, s
 }
 
 /* File order: F32 first, then BF16, stable within each. */
-static void file_order(size_t *order, const st_tensor *t, size_t n)
+static void file_order(size_t *order, const stw_tensor *t, size_t n)
 {
     size_t k = 0;
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < n; i++)
-            if ((t[i].dtype == ST_BF16) == (pass == 1)) order[k++] = i;
+            if ((t[i].dtype == STW_BF16) == (pass == 1)) order[k++] = i;
 }
 
-static void build_header(sbuf *h, const st_tensor *t, const size_t *order, size_t n)
+static void build_header(sbuf *h, const stw_tensor *t, const size_t *order, size_t n)
 {
     size_t off = 0;
     static const char meta[] = "{\"__metadata__\":{\"format\":\"pt\"}";
     sb_put(h, meta, sizeof meta - 1);
     for (size_t k = 0; k < n; k++) {
-        const st_tensor *x = &t[order[k]];
+        const stw_tensor *x = &t[order[k]];
         size_t bytes = numel_of(x) * elem_size(x->dtype);
         sb_put(h, ",", 1);
         sb_json_str(h, x->name);
-        sb_printf(h, ":{\"dtype\":\"%s\",\"shape\":[", x->dtype == ST_BF16 ? "BF16" : "F32");
+        sb_printf(h, ":{\"dtype\":\"%s\",\"shape\":[", x->dtype == STW_BF16 ? "BF16" : "F32");
         for (size_t d = 0; d < x->ndim; d++) sb_printf(h, d ? ",%zu" : "%zu", x->shape[d]);
         sb_printf(h, "],\"data_offsets\":[%zu,%zu]}", off, off + bytes);
         off += bytes;
@@ -155,20 +155,20 @@ static void build_header(sbuf *h, const st_tensor *t, const size_t *order, size_
     while (h->len % 8) sb_put(h, " ", 1);
 }
 
-static int write_tensor(atomic_file *af, const st_tensor *x, char *err, size_t errlen)
+static int write_tensor(atomic_file *af, const stw_tensor *x, char *err, size_t errlen)
 {
     size_t n = numel_of(x);
-    if (x->dtype == ST_F32) return atomic_file_write(af, x->data, n * sizeof(float), err, errlen);
+    if (x->dtype == STW_F32) return atomic_file_write(af, x->data, n * sizeof(float), err, errlen);
     uint16_t chunk[4096];
     for (size_t i = 0; i < n; i += 4096) {
         size_t m = n - i < 4096 ? n - i : 4096;
-        for (size_t j = 0; j < m; j++) chunk[j] = st_f32_to_bf16(x->data[i + j]);
+        for (size_t j = 0; j < m; j++) chunk[j] = stw_f32_to_bf16(x->data[i + j]);
         if (atomic_file_write(af, chunk, m * sizeof(uint16_t), err, errlen) != 0) return -1;
     }
     return 0;
 }
 
-int st_write(const char *path, const st_tensor *tensors, size_t n, char *err, size_t errlen)
+int stw_write(const char *path, const stw_tensor *tensors, size_t n, char *err, size_t errlen)
 {
     if (validate(path, tensors, n, err, errlen) != 0) return -1;
     size_t *order = malloc((n ? n : 1) * sizeof *order);

@@ -17,27 +17,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ST_MAX_DIMS 8
+#define STW_MAX_DIMS 8
 
-typedef enum st_dtype {
-    ST_F32 = 0,
-    ST_BF16 = 1,
-} st_dtype;
+typedef enum stw_dtype {
+    STW_F32 = 0,
+    STW_BF16 = 1,
+} stw_dtype;
 
-typedef struct st_tensor {
+typedef struct stw_tensor {
     const char *name;   /* unique, non-empty */
     const float *data;  /* fp32 in memory, numel = product of shape */
-    size_t ndim;        /* 0 (a scalar) .. ST_MAX_DIMS */
-    size_t shape[ST_MAX_DIMS];
-    st_dtype dtype;     /* how it is stored in the file */
-} st_tensor;
+    size_t ndim;        /* 0 (a scalar) .. STW_MAX_DIMS */
+    size_t shape[STW_MAX_DIMS];
+    stw_dtype dtype;     /* how it is stored in the file */
+} stw_tensor;
 
 /* Writes n tensors to path.  Returns 0, or -1 with err naming the file or
  * the tensor at fault (empty or duplicate name, too many dims, NULL data). */
-int st_write(const char *path, const st_tensor *tensors, size_t n, char *err, size_t errlen);
+int stw_write(const char *path, const stw_tensor *tensors, size_t n, char *err, size_t errlen);
 
 /* fp32 -> bf16, round to nearest even, NaN kept a (quiet) NaN. */
-uint16_t st_f32_to_bf16(float f);
-float st_bf16_to_f32(uint16_t h);
+uint16_t stw_f32_to_bf16(float f);
+float stw_bf16_to_f32(uint16_t h);
 
 #endif

@@ -1,0 +1,58 @@
+/*
+ * engine_bwd.h — the backward pass of the engine's forward (forward.c):
+ * given dL/d(outputs) of the last tf_forward(keep = 1), accumulate the
+ * gradients of every parameter.
+ *
+ * It reads the activations tf_forward kept in e->acts (layout in
+ * forward.h) and walks the forward in exact reverse order with the train
+ * kernels (kernels_bwd.h); every matrix product goes through the engine's
+ * tf_matmul on the engine's pool, and the attention and activation
+ * backwards are split over the same pool.
+ *
+ * What the gradient arrays mean is rlaif_outputs' contract (plugin.h):
+ * flat per-token arrays over the batch, logprobs[t] = log p(ids[t+1] | ..t)
+ * at the temperature of the forward, entropy[t] of that distribution,
+ * values[t] = value head on the final hidden state, score[b] = score head at
+ * the last token of sequence b; the entries at t = len-1 of logprobs and
+ * entropy are ignored; a NULL array has zero gradient.
+ */
+#ifndef RLAIF_TRAIN_ENGINE_BWD_H
+#define RLAIF_TRAIN_ENGINE_BWD_H
+
+#include <stddef.h>
+
+#include "forward.h"
+#include "model.h"
+#include "rlaif/plugin.h"
+
+/* Rows of the LM head processed at once in the backward (logits of only
+ * the rows that carry a gradient are recomputed, this many at a time). */
+#define TFB_LOGIT_ROWS 256
+
+/* The backward's own buffers, grown on demand and kept between calls (no
+ * allocation in the steady state).  Zero-initialise; free with
+ * tf_bwd_ws_free. */
+typedef struct tf_bwd_ws {
+    float *mem;
+    size_t cap;           /* floats */
+    float *dres, *dx, *dqkv, *dao, *dup, *dact, *dxf;
+    float *xg, *dxg, *logits, *dl, *de, *scratch;
+    int32_t *tg;
+    size_t *rows;
+    size_t scratch_per_thread;
+} tf_bwd_ws;
+
+void tf_bwd_ws_free(tf_bwd_ws *ws);
+
+/* Backward of the last tf_forward(e, ..., keep = 1, ...).
+ *   g            gradient views to accumulate into, usually &e->m->g (from
+ *                tf_model_alloc_grads); a NULL member is a frozen tensor and
+ *                is skipped (its gradient is never written).
+ *   d            dL/d(outputs), see above.
+ *   temperature  the temperature the logprobs/entropy were computed at.
+ * Errors: RLAIF_E_STATE when the activations were not kept, RLAIF_E_INVALID
+ * when d asks for a head the model does not have, RLAIF_E_NOMEM. */
+rlaif_status tf_train_backward(tf_engine *e, const tf_weights *g, const rlaif_outputs *d,
+                               float temperature, tf_bwd_ws *ws, char *err, size_t errlen);
+
+#endif
