@@ -1,8 +1,9 @@
 /*
  * test_tokenizer_hf.c — tokenizer.json against Hugging Face `tokenizers`:
  * the shared GPT-2 golden vectors, and reference ids made with the Rust
- * tokenizer (node bindings) for Qwen3, GPT-2 and two sentencepiece-style
- * files (see data/README.md).  Every case checks the ids with and without
+ * tokenizer (node bindings) for Qwen3, GPT-2, two sentencepiece-style
+ * files and ten small variants covering every Split behaviour, Digits,
+ * Whitespace, the normalizers and ignore_merges (see data/README.md).  Every case checks the ids with and without
  * special tokens and both decodings, byte for byte.
  */
 #include <check.h>
@@ -95,7 +96,14 @@ END_TEST
 
 /* ===== Reference files made with HF tokenizers ========================== */
 
-static const char *const refs[] = {"qwen3", "gpt2", "llama2style", "metaspace"};
+static const char *const refs[] = {
+    "qwen3", "gpt2", "llama2style", "metaspace",
+    /* small tokenizers for the pipeline parts the real ones do not use */
+    "variants/digits_whitespace", "variants/ignore_merges", "variants/normalizers",
+    "variants/split_contiguous", "variants/split_invert", "variants/split_isolated_invert",
+    "variants/split_merged_next", "variants/split_merged_prev", "variants/split_removed",
+    "variants/whitespacesplit_digits",
+};
 
 static tokenizer *load_ref_tokenizer(const char *name)
 {

@@ -35,7 +35,7 @@ static int parse_pattern(tok_jctx *j, const cJSON *obj, const char *path, pcre2_
     const char *pat = s ? s : r;
     if (s && !*s)
         return tok_jfail(j, f, "the String pattern is empty");
-    *re = tok_regex_compile(pat, strlen(pat), s != NULL, what, j->err, j->errlen);
+    *re = tok_regex_compile(pat, strlen(pat), s ? TOK_RE_LITERAL : 0, what, j->err, j->errlen);
     return *re ? 0 : -1;
 }
 
@@ -181,7 +181,7 @@ static int builtin_split(tok_jctx *j, const char *path, const char *pat, tok_pre
 {
     char what[300];
     snprintf(what, sizeof what, "%s: %s (built-in pattern)", j->file, path);
-    p->re = tok_regex_compile(pat, strlen(pat), 0, what, j->err, j->errlen);
+    p->re = tok_regex_compile(pat, strlen(pat), TOK_RE_RUST, what, j->err, j->errlen);
     return p->re ? 0 : -1;
 }
 

@@ -286,9 +286,11 @@ static int load_added(tokenizer *t, tok_jctx *j, const cJSON *added)
         single_word |= t->added[k].single_word;
     }
     if (single_word) {
-        /* HF tests single_word boundaries with Rust regex's Unicode \\w. */
-        static const char word[] = "[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{200C}\\x{200D}]";
-        t->word_re = tok_regex_compile(word, strlen(word), 0, "single_word", j->err, j->errlen);
+        /* HF tests single_word boundaries with Rust regex's Unicode \\w
+         * (tok_regex_compile spells it out). */
+        static const char word[] = "\\w";
+        t->word_re = tok_regex_compile(word, strlen(word), TOK_RE_RUST, "single_word", j->err,
+                                       j->errlen);
         if (!t->word_re)
             return -1;
     }

@@ -285,9 +285,13 @@ rlaif_status tok_hf_decode(const tokenizer *t, const int32_t *ids, size_t n, int
 /* tokenizer.c: frees everything a tokenizer of either format may hold. */
 void tok_free_all(tokenizer *t);
 
-/* Compiles a pattern with UTF + UCP (literal when `literal`); NULL with a
- * message naming `what` on failure. */
-pcre2_code *tok_regex_compile(const char *pat, size_t len, int literal, const char *what,
+/* Compiles a pattern with UTF + UCP; NULL with a message naming `what` on
+ * failure.  Flags: TOK_RE_LITERAL (a plain string), TOK_RE_RUST (\w as Rust's
+ * regex crate reads it, for HF's built-in patterns; otherwise as Oniguruma,
+ * which runs the patterns written in tokenizer.json). */
+#define TOK_RE_LITERAL 1
+#define TOK_RE_RUST 2
+pcre2_code *tok_regex_compile(const char *pat, size_t len, int flags, const char *what,
                               char *err, size_t errlen);
 
 #endif

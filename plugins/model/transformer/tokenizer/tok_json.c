@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tok_json.h"
@@ -117,14 +118,80 @@ int tok_jtype(tok_jctx *j, const cJSON *obj, const char *path, const char **out)
     return 0;
 }
 
-pcre2_code *tok_regex_compile(const char *pat, size_t len, int literal, const char *what,
+/* PCRE2 10.42's UCP \w is \p{L}, \p{N} and '_'; the engines HF uses read it
+ * otherwise, and the difference shows on chars such as U+2460 (No), U+0301
+ * (Mn) and U+200D.  Oniguruma (user Split patterns) takes alphabetic chars,
+ * marks, decimal digits, connector punctuation and the Latin-1 digits and
+ * fractions (measured against HF tokenizers over U+0080..U+31FFF); Rust's
+ * regex crate (the Whitespace pre-tokenizer, single_word) takes alphabetic
+ * chars, marks, decimal digits, connector punctuation and the joiners. */
+#define WORD_ONIG "\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{B2}\\x{B3}\\x{B9}\\x{BC}-\\x{BE}"
+#define WORD_RUST "\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{200C}\\x{200D}"
+
+/* Copies a tokenizer.json regex into out, spelling \w and \W (outside a
+ * bracket class) and \w (inside one) with the word set.  0, or -1 on memory. */
+static int translate_word_classes(const char *pat, size_t len, const char *set, tok_buf *out)
+{
+    size_t sl = strlen(set);
+    int in_class = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = pat[i];
+        int rc;
+        if (c == '\\' && i + 1 < len) {
+            char e = pat[i + 1];
+            if (e == 'w' && in_class)
+                rc = tok_buf_add(out, set, sl);
+            else if (e == 'w')
+                rc = tok_buf_add(out, "[", 1) || tok_buf_add(out, set, sl) || tok_buf_add(out, "]", 1);
+            else if (e == 'W' && !in_class)
+                rc = tok_buf_add(out, "[^", 2) || tok_buf_add(out, set, sl) || tok_buf_add(out, "]", 1);
+            else
+                rc = tok_buf_add(out, pat + i, 2);
+            i++;
+        } else {
+            if (c == '[' && !in_class) {
+                in_class = 1;
+                /* A ']' right after '[' or '[^' is a literal member. */
+                rc = tok_buf_add(out, &c, 1);
+                if (i + 1 < len && pat[i + 1] == '^')
+                    rc = rc || tok_buf_add(out, pat + ++i, 1);
+                if (i + 1 < len && pat[i + 1] == ']')
+                    rc = rc || tok_buf_add(out, pat + ++i, 1);
+                if (rc)
+                    return -1;
+                continue;
+            }
+            if (c == ']' && in_class)
+                in_class = 0;
+            rc = tok_buf_add(out, &c, 1);
+        }
+        if (rc)
+            return -1;
+    }
+    return 0;
+}
+
+pcre2_code *tok_regex_compile(const char *pat, size_t len, int flags, const char *what,
                               char *err, size_t errlen)
 {
     int code;
     PCRE2_SIZE at;
+    tok_buf tr = {0};
+    int literal = flags & TOK_RE_LITERAL;
+    if (!literal) {
+        const char *set = flags & TOK_RE_RUST ? WORD_RUST : WORD_ONIG;
+        if (translate_word_classes(pat, len, set, &tr) || tok_buf_add(&tr, "", 1)) {
+            free(tr.p);
+            tok_errf(err, errlen, "%s: out of memory", what);
+            return NULL;
+        }
+        pat = tr.p;
+        len = tr.len - 1;
+    }
     /* PCRE2 refuses UCP together with LITERAL (it has no classes to widen). */
     uint32_t opts = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP);
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, len, opts, &code, &at, NULL);
+    free(tr.p);
     if (!re) {
         PCRE2_UCHAR msg[160];
         pcre2_get_error_message(code, msg, sizeof msg);

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Writes data/variants/<name>/tokenizer.json: small char-level BPE
+tokenizers (printable ASCII, merges learnt here from a few sentences) that
+each exercise pipeline parts the real tokenizers do not: every Split
+behaviour and invert, Digits, Whitespace, WhitespaceSplit, the NFD / Replace
+(regex) / Strip / Prepend normalizers, ignore_merges, unk fusing, and the
+Replace / Strip / Fuse decoders.  Reference ids come from make_reference.js.
+
+  cd tests/tokenizer/data && python3 make_variants.py
+"""
+import collections
+import json
+import os
+
+CORPUS = """Once upon a time, there was a little girl named Lily. She loved to play
+outside in the park. One day, she saw a big, red ball. I'm sure you've seen it;
+they'll say we'd done it. numbers 1234567 and 3.14159 and -42 the cat sat on the mat
+def f(x): return x**2 abcabc abc abd""".split('\n')
+
+
+def learn_merges(n):
+    words = collections.Counter()
+    for line in CORPUS:
+        for w in line.split():
+            words[tuple(w)] += 1
+    merges = []
+    for _ in range(n):
+        pairs = collections.Counter()
+        for w, c in words.items():
+            for a, b in zip(w, w[1:]):
+                pairs[(a, b)] += c
+        if not pairs:
+            break
+        (a, b), _ = max(pairs.items(), key=lambda kv: (kv[1], kv[0]))
+        merges.append((a, b))
+        new = collections.Counter()
+        for w, c in words.items():
+            out, i = [], 0
+            while i < len(w):
+                if i + 1 < len(w) and w[i] == a and w[i + 1] == b:
+                    out.append(a + b)
+                    i += 2
+                else:
+                    out.append(w[i])
+                    i += 1
+            new[tuple(out)] += c
+        words = new
+    return merges
+
+
+def base(merges, ignore_merges=False, extra_vocab=()):
+    vocab = {'<unk>': 0}
+    for c in [chr(i) for i in range(32, 127)] + ['\n', '\t', '\u0301']:
+        vocab.setdefault(c, len(vocab))
+    for a, b in merges:
+        vocab.setdefault(a + b, len(vocab))
+    for w in extra_vocab:
+        vocab.setdefault(w, len(vocab))
+    return {'type': 'BPE', 'dropout': None, 'unk_token': '<unk>', 'continuing_subword_prefix': None,
+            'end_of_word_suffix': None, 'fuse_unk': True, 'byte_fallback': False,
+            'ignore_merges': ignore_merges, 'vocab': vocab, 'merges': [[a, b] for a, b in merges]}
+
+
+def split(pattern, behavior, invert=False, regex=True):
+    return {'type': 'Split', 'pattern': {'Regex' if regex else 'String': pattern},
+            'behavior': behavior, 'invert': invert}
+
+
+def main():
+    merges = learn_merges(60)
+    join_dec = {'type': 'Fuse'}
+    variants = {
+        'split_removed': (None, split(' ', 'Removed', regex=False), join_dec),
+        'split_merged_prev': (None, split('[,.!?;:]', 'MergedWithPrevious'), join_dec),
+        'split_merged_next': (None, split('\\s+', 'MergedWithNext'), join_dec),
+        'split_contiguous': (None, split('\\d', 'Contiguous'), join_dec),
+        'split_invert': (None, split('\\w+', 'Removed', invert=True), join_dec),
+        'split_isolated_invert': (None, split('[a-z]+', 'Isolated', invert=True), join_dec),
+        'digits_whitespace': (None, {'type': 'Sequence', 'pretokenizers': [
+            {'type': 'Whitespace'}, {'type': 'Digits', 'individual_digits': True}]}, None),
+        'whitespacesplit_digits': (None, {'type': 'Sequence', 'pretokenizers': [
+            {'type': 'WhitespaceSplit'}, {'type': 'Digits', 'individual_digits': False}]},
+            {'type': 'Sequence', 'decoders': [{'type': 'Fuse'}]}),
+        'normalizers': ({'type': 'Sequence', 'normalizers': [
+            {'type': 'NFD'},
+            {'type': 'Replace', 'pattern': {'Regex': '\\s+'}, 'content': ' '},
+            {'type': 'Strip', 'strip_left': True, 'strip_right': True},
+            {'type': 'Prepend', 'prepend': '_'},
+            {'type': 'Replace', 'pattern': {'String': ' '}, 'content': '_'}]},
+            split('_', 'MergedWithNext', regex=False),
+            {'type': 'Sequence', 'decoders': [
+                {'type': 'Replace', 'pattern': {'Regex': '_+'}, 'content': ' '},
+                {'type': 'Strip', 'content': ' ', 'start': 1, 'stop': 0},
+                {'type': 'Fuse'}]}),
+        'ignore_merges': (None, {'type': 'WhitespaceSplit'}, None),
+    }
+    for name, (norm, pre, dec) in variants.items():
+        model = base(merges, ignore_merges=(name == 'ignore_merges'),
+                     extra_vocab=('abcabc', 'little', 'Lily.', '1234567') if name == 'ignore_merges' else ())
+        tok = {'version': '1.0', 'truncation': None, 'padding': None,
+               'added_tokens': [{'id': 0, 'content': '<unk>', 'single_word': False, 'lstrip': False,
+                                 'rstrip': False, 'normalized': False, 'special': True}],
+               'normalizer': norm, 'pre_tokenizer': pre, 'post_processor': None, 'decoder': dec,
+               'model': model}
+        os.makedirs(os.path.join('variants', name), exist_ok=True)
+        with open(os.path.join('variants', name, 'tokenizer.json'), 'w', encoding='utf-8') as f:
+            json.dump(tok, f, ensure_ascii=False, indent=1)
+            f.write('\n')
+
+
+if __name__ == '__main__':
+    main()
