@@ -41,6 +41,9 @@ static const char usage[] =
     "  run SCRIPT.lua [ARGS...]  run an experiment script (the module 'rlaif' is loaded)\n"
     "  plugins                   list the plugins found on the search path\n"
     "  generate                  sample continuations of a prompt from a model\n"
+    "  label                     sample response pairs and label them with an AI labeler\n"
+    "  eval                      compare a policy with a baseline on held-out prompts\n"
+    "  report RUN_DIR            write RUN_DIR/report.html with charts and samples\n"
     "\n"
     "options:\n"
     "  -h, --help                show this help (or 'rlaif COMMAND --help')\n"
@@ -271,7 +274,9 @@ int main(int argc, char **argv)
     int rc;
     if (!strcmp(cmd, "run")) rc = cmd_run(argc - 2, argv + 2);
     else if (!strcmp(cmd, "plugins")) rc = cmd_plugins(argc - 2, argv + 2);
-    else if (!strcmp(cmd, "generate")) rc = cmd_lua(cmd, argc - 2, argv + 2);
+    else if (!strcmp(cmd, "generate") || !strcmp(cmd, "label") || !strcmp(cmd, "eval") ||
+             !strcmp(cmd, "report"))
+        rc = cmd_lua(cmd, argc - 2, argv + 2);
     else {
         fprintf(stderr, "rlaif: unknown command '%s'\n\n%s", cmd, usage);
         rc = 2;
