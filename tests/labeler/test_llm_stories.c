@@ -13,6 +13,7 @@
  */
 #include <check.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,9 +118,14 @@ START_TEST(prefers_the_kinder_story)
     lt_fixture(&f, "transformer", model_config(), "\"constitution\": \"stories\"");
     rlaif_compare_result res[MAX_PAIRS];
     double mean_p;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     double acc = agreement(&f, res, &mean_p);
-    printf("stories260K, principle drawn per pair: agreement %.3f (%zu pairs), mean p(kind) %.3f\n",
-           acc, n_pairs, mean_p);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    printf("stories260K, principle drawn per pair: agreement %.3f (%zu pairs), mean p(kind) %.3f, "
+           "%.1f ms for the batch\n",
+           acc, n_pairs, mean_p, ms);
     ck_assert_msg(acc >= 0.8, "agreement %.3f < 0.8", acc);
 
     /* Same seed, fresh instances: identical answers, bit for bit. */
