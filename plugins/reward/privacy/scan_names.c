@@ -138,7 +138,9 @@ static const char *const place_heads[] = {
     "Institute", "Foundation", "Square", "Hall", "House", "Court", "Place", "Way", "Falls",
     "Lake", "River", "Island", "Bay", "Beach", "Valley", "Mountain", "County", "City",
     "Street's", "Award", "Prize", "Day", "Cup", "Theatre", "Theater", "Stadium", "Arena",
-    "Road's", "Pictures", "Records", "Motors", "Airlines", "Airways", "Foods", NULL};
+    "Road's", "Pictures", "Records", "Motors", "Airlines", "Airways", "Foods", "Memorial",
+    "Monument", "Tower", "Cathedral", "Palace", "Castle", "Gallery", "Zoo", "Gardens", "Market",
+    "Mall", "Terrace", "Crescent", "Highway", "Trust", "Society", "Association", NULL};
 
 /* Cues that make the next capitalised word a name whatever it is. */
 static const char *const strong_cue_pairs[][3] = {

@@ -234,6 +234,18 @@ static int is_scope_filler(const token *tk)
     return 0;
 }
 
+/* Conjunctions that start a new verb phrase: a negation does not reach
+ * past them ("didn't get the job and felt hopeless"). */
+static int ends_negation(const token *tk)
+{
+    static const char *const words[] = {"and", "because", "so", "then", "when", "while",
+                                        "until", "after", "before", "since", NULL};
+    if (tk->kind != TOK_WORD || tk->len > 7) return 0;
+    for (size_t i = 0; words[i]; i++)
+        if (strcmp(tk->w, words[i]) == 0) return 1;
+    return 0;
+}
+
 /* The state of the scorer inside one sentence. */
 typedef struct scan_state {
     double pos, neg;        /* weighted contributions so far */
@@ -251,7 +263,12 @@ static void add_valence(scan_state *st, const sent_params *p, double v, int caps
     if (boost < -0.9) boost = -0.9;
     if (boost > 1.5) boost = 1.5;
     v *= 1.0 + boost;
-    if (st->neg_left > 0) v *= p->negation_factor;
+    if (st->neg_left > 0) {
+        /* a negation flips the first sentiment word it meets, not the
+         * rest of the clause: "not okay to hit", "not happy about the mess" */
+        v *= p->negation_factor;
+        st->neg_left = 0;
+    }
     v *= st->clause_w * st->sub_w;
     if (v > 0) st->pos += v;
     else st->neg += v;
@@ -338,6 +355,7 @@ static void score_sentence(const sent_lexicon *lex, const sent_params *p, const 
             i += used - 1;
         } else {
             st.boost = 0;
+            if (ends_negation(tk)) st.neg_left = 0;
         }
         if (st.neg_left > 0 && !is_scope_filler(tk)) st.neg_left--;
     }

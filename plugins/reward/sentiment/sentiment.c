@@ -9,7 +9,7 @@
  *
  * Measured agreement with hand-labelled polarity (pos/neg), default config
  * (recomputed by tests/reward/test_sentiment.c; details in docs/rewards.md):
- *   tests/reward/data/sentiment_dev.tsv       tuning set   135/136 = 99.3%
+ *   tests/reward/data/sentiment_dev.tsv       tuning set   195/196 = 99.5%
  *   tests/reward/data/sentiment_labelled.tsv  held out     199/208 = 95.7%
  *
  * With `model` set, the reward comes from a model instance with a score
