@@ -388,6 +388,23 @@ START_TEST(revise_chain)
 }
 END_TEST
 
+START_TEST(cancellation_stops_and_recovers)
+{
+    lab_fixture f;
+    lt_fixture(&f, "bigram", bigram_cfg, test_con);
+    rlaif_compare_req req = {"", "one reply", "another reply", 1};
+    rlaif_compare_result res;
+    char err[256] = "";
+    rlc_set_cancelled(1);
+    ck_assert_int_eq(f.lv->compare(f.lself, 1, &req, &res, err, sizeof err), RLAIF_E_CANCELLED);
+    ck_assert_str_eq(err, "labeler/llm: cancelled");
+    rlc_set_cancelled(0);
+    ck_assert_int_eq(f.lv->compare(f.lself, 1, &req, &res, err, sizeof err), RLAIF_OK);
+    ck_assert(res.p_a > 0 && res.p_a < 1);
+    lt_fixture_free(&f);
+}
+END_TEST
+
 typedef struct config_error {
     const char *extra;
     const char *expected; /* a substring of the message */
@@ -458,6 +475,7 @@ static Suite *suite(void)
     tcase_add_test(t, probe_mode_matches_reference);
     tcase_add_test(t, chain_of_thought);
     tcase_add_test(t, revise_chain);
+    tcase_add_test(t, cancellation_stops_and_recovers);
     tcase_add_loop_test(t, config_errors_name_the_key, 0,
                         (int)(sizeof config_errors / sizeof config_errors[0]));
     tcase_add_test(t, missing_model_is_an_error);
