@@ -1,7 +1,6 @@
 /*
  * model_util.c — helpers shared by the model tests.
  */
-#define _GNU_SOURCE
 #include "model_util.h"
 
 #include <check.h>
