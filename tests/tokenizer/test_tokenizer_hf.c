@@ -15,6 +15,10 @@
 #include "tok_test_util.h"
 #include "tokenizer.h"
 
+/* Qwen3 (11 MB of JSON) is loaded once in main() and shared by the tests,
+ * which Check runs in forked children. */
+static tokenizer *qwen3;
+
 static tokenizer *load_hf(const char *path)
 {
     char err[512];
@@ -108,6 +112,8 @@ static const char *const refs[] = {
 static tokenizer *load_ref_tokenizer(const char *name)
 {
     char rel[128];
+    if (!strcmp(name, "qwen3"))
+        return qwen3;
     if (!strcmp(name, "gpt2")) {
         char *p = tt_shared_path("golden/tokenizer_gpt2/tokenizer.json");
         tokenizer *t = access(p, R_OK) == 0 ? load_hf(p) : NULL;
@@ -161,7 +167,8 @@ START_TEST(test_reference)
     }
     cJSON_Delete(ref);
     free(ref_path);
-    tokenizer_free(t);
+    if (t != qwen3)
+        tokenizer_free(t);
 }
 END_TEST
 
@@ -169,9 +176,8 @@ END_TEST
 
 START_TEST(test_special_ids)
 {
-    char *p = tt_data_path("qwen3/tokenizer.json");
-    tokenizer *q = load_hf(p);
-    free(p);
+    tokenizer *q = qwen3;
+    char *p;
     ck_assert_int_eq(tokenizer_vocab_size(q), 151669);
     ck_assert_int_eq(tokenizer_bos(q), -1);          /* tokenizer_config: bos_token null */
     ck_assert_int_eq(tokenizer_eos(q), 151645);      /* <|im_end|> */
@@ -179,7 +185,6 @@ START_TEST(test_special_ids)
     ck_assert(!tokenizer_is_special(q, 151667));     /* <think>: added, not special */
     ck_assert(!tokenizer_is_special(q, 9707));
     ck_assert(!tokenizer_is_special(q, -1) && !tokenizer_is_special(q, 151669));
-    tokenizer_free(q);
 
     p = tt_data_path("llama2style/tokenizer.json");
     tokenizer *l = load_hf(p);
@@ -194,9 +199,7 @@ END_TEST
 /* Invalid UTF-8 reads as U+FFFD, like Python's errors="replace". */
 START_TEST(test_invalid_utf8)
 {
-    char *p = tt_data_path("qwen3/tokenizer.json");
-    tokenizer *t = load_hf(p);
-    free(p);
+    tokenizer *t = qwen3;
     char err[512];
     int32_t *a, *b;
     size_t na, nb;
@@ -219,16 +222,13 @@ START_TEST(test_invalid_utf8)
     free(e);
     free(a);
     free(b);
-    tokenizer_free(t);
 }
 END_TEST
 
 /* A 10 KB mixed text round-trips and a saved copy encodes the same. */
 START_TEST(test_long_text_and_save)
 {
-    char *p = tt_data_path("qwen3/tokenizer.json");
-    tokenizer *t = load_hf(p);
-    free(p);
+    tokenizer *t = qwen3;
     static const char piece[] =
         "Once upon a time, in 1987, Lily's cat said \"hello\" to 世界 \xf0\x9f\x98\x80!\n"
         "    def f(x): return x**2  # it's 3.14159\n\t\tend   ";
@@ -264,12 +264,20 @@ START_TEST(test_long_text_and_save)
     free(ids);
     free(back);
     free(text);
-    tokenizer_free(t);
 }
 END_TEST
 
 int main(void)
 {
+    /* Outside a test: no ck_assert here (tt_data_path uses it). */
+    const char *src = getenv("RLAIF_SOURCE_DIR");
+    char p[4096], err[512];
+    snprintf(p, sizeof p, "%s/tests/tokenizer/data/qwen3/tokenizer.json", src ? src : ".");
+    qwen3 = tokenizer_load_hf(p, err, sizeof err);
+    if (!qwen3) {
+        fprintf(stderr, "load %s: %s\n", p, err);
+        return EXIT_FAILURE;
+    }
     Suite *s = suite_create("tokenizer_hf");
     TCase *tc = tcase_create("hf");
     tcase_set_timeout(tc, 120);
@@ -283,5 +291,6 @@ int main(void)
     srunner_run_all(r, CK_NORMAL);
     int failed = srunner_ntests_failed(r);
     srunner_free(r);
+    tokenizer_free(qwen3);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
