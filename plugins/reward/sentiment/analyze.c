@@ -77,7 +77,12 @@ static int inner_apostrophe(const unsigned char *s, size_t len_so_far)
 static void push_clause(sentence *se)
 {
     if (se->n > 0 && se->t[se->n - 1].kind == TOK_CLAUSE) return;
-    if (se->n < MAX_TOKENS) se->t[se->n++].kind = TOK_CLAUSE;
+    if (se->n >= MAX_TOKENS) return;
+    token *tk = &se->t[se->n++];
+    tk->kind = TOK_CLAUSE;
+    tk->caps = 0;
+    tk->len = 0;
+    tk->w[0] = 0;
 }
 
 /* Reads one word starting at s into the next token; returns its end. */
