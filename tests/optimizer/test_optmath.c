@@ -6,8 +6,10 @@
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "optmath.h"
+#include "optrun.h"
 
 #define TOL 1e-6
 
@@ -401,6 +403,70 @@ START_TEST(fd_aggregated_loss)
 }
 END_TEST
 
+/* ===== schedule, masks, shuffles (optrun.h) ============================== */
+
+START_TEST(lr_schedules)
+{
+    or_adam a = {.lr = 1.0, .warmup_steps = 4, .total_steps = 14,
+                 .schedule = OR_SCHED_LINEAR, .min_lr_ratio = 0.1};
+    /* Warm-up: (step + 1) / 4. */
+    ck_assert_double_eq_tol(or_lr_at(&a, 0), 0.25, 1e-12);
+    ck_assert_double_eq_tol(or_lr_at(&a, 3), 1.0, 1e-12);
+    /* Linear decay over steps 4..14 to 0.1: halfway (9) is 1 - 0.5·0.9. */
+    ck_assert_double_eq_tol(or_lr_at(&a, 4), 1.0, 1e-12);
+    ck_assert_double_eq_tol(or_lr_at(&a, 9), 0.55, 1e-12);
+    ck_assert_double_eq_tol(or_lr_at(&a, 14), 0.1, 1e-12);
+    ck_assert_double_eq_tol(or_lr_at(&a, 1000), 0.1, 1e-12);
+    /* Cosine: 0.1 + 0.9·½(1 + cos(π·progress)); progress 0.2 at step 6. */
+    a.schedule = OR_SCHED_COSINE;
+    ck_assert_double_eq_tol(or_lr_at(&a, 9), 0.55, 1e-12);
+    ck_assert_double_eq_tol(or_lr_at(&a, 6), 0.1 + 0.45 * (1 + cos(0.2 * M_PI)), 1e-12);
+    a.schedule = OR_SCHED_CONSTANT;
+    ck_assert_double_eq_tol(or_lr_at(&a, 100), 1.0, 1e-12);
+    rlaif_step_params p = or_step_params(&a, 1, 0.5f);
+    ck_assert_double_eq_tol(p.lr, 0.5, 1e-7);
+    ck_assert(p.grad_scale == 0.5f && p.struct_size == sizeof p);
+}
+END_TEST
+
+START_TEST(layout_masks_actions)
+{
+    /* Lengths 4, 3, 2 with prompts 2, 0, 2: the actions are the positions
+     * t with t + 1 >= prompt_len and t + 1 < len. */
+    const int32_t a[4] = {1, 2, 3, 4}, b[3] = {5, 6, 7}, c[2] = {8, 9};
+    const int32_t *ids[3] = {a, b, c};
+    size_t len[3] = {4, 3, 2}, pl[3] = {2, 0, 2};
+    rlaif_seqs s = {sizeof s, 3, ids, len, pl};
+    or_layout l;
+    char err[128];
+    ck_assert(or_layout_build(&l, &s, 0, "t", err, sizeof err) == RLAIF_OK);
+    const uint8_t want[9] = {0, 1, 1, 0, /**/ 1, 1, 0, /**/ 0, 0};
+    for (int i = 0; i < 9; i++) ck_assert_int_eq(l.mask[i], want[i]);
+    ck_assert_uint_eq(l.count[0], 2);
+    ck_assert_uint_eq(l.count[2], 0); /* prompt only: no action */
+    ck_assert_uint_eq(l.off[2], 7);
+    or_layout_free(&l);
+    ck_assert(or_layout_build(&l, &s, 1, "t", err, sizeof err) == RLAIF_OK); /* all tokens */
+    ck_assert_int_eq(l.mask[0], 1);
+    ck_assert_int_eq(l.mask[7], 1);
+    or_layout_free(&l);
+    pl[1] = 5;
+    ck_assert_int_eq(or_layout_build(&l, &s, 0, "t", err, sizeof err), RLAIF_E_INVALID);
+    ck_assert_msg(strstr(err, "sequence 1") != NULL, "%s", err);
+    /* A shuffle is a permutation, and depends on the seed. */
+    size_t p1[10], p2[10];
+    or_shuffle(p1, 10, 1);
+    or_shuffle(p2, 10, 2);
+    int seen[10] = {0}, same = 1;
+    for (int i = 0; i < 10; i++) {
+        seen[p1[i]]++;
+        same &= p1[i] == p2[i];
+    }
+    for (int i = 0; i < 10; i++) ck_assert_int_eq(seen[i], 1);
+    ck_assert(!same);
+}
+END_TEST
+
 static Suite *optmath_suite(void)
 {
     Suite *s = suite_create("optmath");
@@ -418,6 +484,8 @@ static Suite *optmath_suite(void)
     tcase_add_test(t, group_advantages_values);
     tcase_add_test(t, aggregation_weights);
     tcase_add_test(t, dpo_values);
+    tcase_add_test(t, lr_schedules);
+    tcase_add_test(t, layout_masks_actions);
     suite_add_tcase(s, t);
     TCase *fd = tcase_create("finite-differences");
     tcase_add_test(fd, fd_pair_and_dpo);

@@ -365,6 +365,37 @@ START_TEST(ppo_separate_value_model)
 }
 END_TEST
 
+/* A NaN out of the model stops every algorithm before the model steps,
+ * with the step number and the quantity in the message. */
+START_TEST(nan_outputs_stop_before_the_step)
+{
+    static const char *const algos[5] = {"sft", "dpo", "grpo", "rloo", "reward_model"};
+    static const char *const what[5] = {"loss", "DPO loss", "policy logprobs",
+                                        "policy logprobs", "reward-model loss"};
+    for (int i = 0; i < 5; i++) {
+        spy pol, ref;
+        spy_init(&pol, 0);
+        spy_init(&ref, 0);
+        pol.lp[3] = NAN;
+        pol.score[1] = NAN;
+        rlc_instance *opt = th_create(RLAIF_KIND_OPTIMIZER, algos[i], "{}");
+        rlaif_opt_models m;
+        memset(&m, 0, sizeof m);
+        m.struct_size = sizeof m;
+        m.policy = spy_ref(&pol);
+        m.reference = spy_ref(&ref);
+        rlaif_opt_batch b = make_batch();
+        rlaif_opt_result out = {sizeof out, NULL, 0};
+        char err[256] = "";
+        ck_assert_int_eq(th_ovt(opt)->step(rlc_instance_self(opt), &m, &b, &out, err, sizeof err),
+                         RLAIF_E_NUMERIC);
+        ck_assert_msg(strstr(err, "step 1") && strstr(err, what[i]), "%s: %s", algos[i], err);
+        ck_assert_int_eq(pol.steps, 0);
+        rlc_instance_unref(opt);
+    }
+}
+END_TEST
+
 static Suite *wiring_suite(void)
 {
     Suite *s = suite_create("optimizer-wiring");
@@ -377,6 +408,7 @@ static Suite *wiring_suite(void)
     tcase_add_test(t, rloo_wiring);
     tcase_add_test(t, ppo_rewards_by_hand);
     tcase_add_test(t, ppo_separate_value_model);
+    tcase_add_test(t, nan_outputs_stop_before_the_step);
     suite_add_tcase(s, t);
     return s;
 }
