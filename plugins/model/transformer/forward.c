@@ -229,6 +229,59 @@ static void mlp_activation(tf_engine *e, float *act, float *up, size_t T)
     tf_pool_run(e->pool, nt, ew_task, &j);
 }
 
+/* Row-parallel norm and RoPE: small per row, but T rows add up in prefill. */
+typedef struct rowop_job {
+    tf_engine *e;
+    int op;               /* 0 norm, 1 rope */
+    float *out, *mean, *rstd;
+    const float *x, *w, *b;
+    float *qkv;
+    const int32_t *pos;
+    size_t T, chunk;
+} rowop_job;
+
+static void rowop_task(void *ctx, size_t i, int thread)
+{
+    (void)thread;
+    const rowop_job *j = ctx;
+    const tf_config *c = &j->e->m->cfg;
+    size_t t0 = i * j->chunk, t1 = t0 + j->chunk < j->T ? t0 + j->chunk : j->T;
+    if (t0 >= t1) return;
+    size_t D = (size_t)c->dim, Q = tf_qkv_dim(c), hd = (size_t)c->head_dim;
+    size_t HD = (size_t)c->n_heads * hd;
+    if (j->op == 0) {
+        norm(c, j->out + t0 * D, j->mean ? j->mean + t0 : NULL, j->rstd ? j->rstd + t0 : NULL,
+             j->x + t0 * D, j->w, j->b, t1 - t0);
+    } else {
+        tf_rope_forward(j->qkv + t0 * Q, Q, j->pos + t0, t1 - t0, (size_t)c->n_heads, hd,
+                        j->e->rope_cos, j->e->rope_sin, c->rope_interleaved);
+        tf_rope_forward(j->qkv + t0 * Q + HD, Q, j->pos + t0, t1 - t0, (size_t)c->n_kv_heads, hd,
+                        j->e->rope_cos, j->e->rope_sin, c->rope_interleaved);
+    }
+}
+
+static void rowop_run(tf_engine *e, rowop_job *j)
+{
+    size_t nt = (size_t)e->n_threads;
+    if (j->T < 64) nt = 1;
+    j->chunk = (j->T + nt - 1) / nt;
+    tf_pool_run(e->pool, nt, rowop_task, j);
+}
+
+static void norm_par(tf_engine *e, float *out, float *mean, float *rstd, const float *x,
+                     const float *w, const float *b, size_t T)
+{
+    rowop_job j = {.e = e, .op = 0, .out = out, .mean = mean, .rstd = rstd, .x = x, .w = w,
+                   .b = b, .T = T};
+    rowop_run(e, &j);
+}
+
+static void rope_par(tf_engine *e, float *qkv, const int32_t *pos, size_t T)
+{
+    rowop_job j = {.e = e, .op = 1, .qkv = qkv, .pos = pos, .T = T};
+    rowop_run(e, &j);
+}
+
 /* ===== Full-sequence forward ============================================ */
 
 typedef struct att_job {
@@ -277,7 +330,7 @@ rlaif_status tf_forward(tf_engine *e, size_t n, const int32_t *const *ids, const
     const tf_weights *w = &e->m->w;
     tf_acts *a = &e->acts;
     size_t T = a->T, D = (size_t)c->dim, Q = tf_qkv_dim(c), F = (size_t)c->hidden_dim;
-    size_t H = (size_t)c->n_heads, KV = (size_t)c->n_kv_heads, hd = (size_t)c->head_dim;
+    size_t H = (size_t)c->n_heads, hd = (size_t)c->head_dim;
     size_t HD = H * hd, L = (size_t)c->n_layers;
     int gpt2 = c->arch == TF_GPT2;
 
@@ -290,15 +343,10 @@ rlaif_status tf_forward(tf_engine *e, size_t n, const int32_t *const *ids, const
     for (size_t l = 0; l < L; l++) {
         const tf_layer *W = &w->layers[l];
         tf_layer_acts *A = &a->layers[l];
-        norm(c, A->xn1, A->mean1, A->rstd1, A->x_in, W->ln1_w, W->ln1_b, T);
+        norm_par(e, A->xn1, A->mean1, A->rstd1, A->x_in, W->ln1_w, W->ln1_b, T);
         linear(e, A->qkv, A->xn1, W->wqkv, T, D, Q, 0);
         if (W->bqkv) add_bias(A->qkv, Q, W->bqkv, T, Q);
-        if (!gpt2) {
-            tf_rope_forward(A->qkv, Q, a->pos, T, H, hd, e->rope_cos, e->rope_sin,
-                            c->rope_interleaved);
-            tf_rope_forward(A->qkv + HD, Q, a->pos, T, KV, hd, e->rope_cos, e->rope_sin,
-                            c->rope_interleaved);
-        }
+        if (!gpt2) rope_par(e, A->qkv, a->pos, T);
         if (kv)
             for (size_t b = 0; b < n; b++)
                 kv_store(c, kv, l, b, 0, A->qkv + a->off[b] * Q, len[b]);
@@ -307,7 +355,7 @@ rlaif_status tf_forward(tf_engine *e, size_t n, const int32_t *const *ids, const
         if (A->x_mid != A->x_in) memcpy(A->x_mid, A->x_in, T * D * sizeof(float));
         linear(e, A->x_mid, A->ao, W->wo, T, HD, D, 1);
         if (W->bo) add_bias(A->x_mid, D, W->bo, T, D);
-        norm(c, A->xn2, A->mean2, A->rstd2, A->x_mid, W->ln2_w, W->ln2_b, T);
+        norm_par(e, A->xn2, A->mean2, A->rstd2, A->x_mid, W->ln2_w, W->ln2_b, T);
         linear(e, A->up, A->xn2, W->w_up, T, D, gpt2 ? F : 2 * F, 0);
         if (W->b_up) add_bias(A->up, F, W->b_up, T, F);
         mlp_activation(e, A->act, A->up, T);
@@ -316,7 +364,7 @@ rlaif_status tf_forward(tf_engine *e, size_t n, const int32_t *const *ids, const
         linear(e, next, A->act, W->w_down, T, F, D, 1);
         if (W->b_down) add_bias(next, D, W->b_down, T, D);
     }
-    norm(c, a->xf, a->meanf, a->rstdf, a->x_out, w->lnf_w, w->lnf_b, T);
+    norm_par(e, a->xf, a->meanf, a->rstdf, a->x_out, w->lnf_w, w->lnf_b, T);
     return RLAIF_OK;
 }
 
