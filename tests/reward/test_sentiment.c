@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -228,6 +229,43 @@ START_TEST(test_lexicon_formats)
 }
 END_TEST
 
+/* Without a `lexicon` key the shipped file is found under the host's
+ * data_dir: the source layout (plugins/reward/sentiment/data/) or the
+ * installed one (sentiment/); with neither, the message names both. */
+START_TEST(test_data_dir_layouts)
+{
+    char dir[] = "/tmp/rlaif-sent-data-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char sub[256], file[300];
+    snprintf(sub, sizeof sub, "%s/sentiment", dir);
+    snprintf(file, sizeof file, "%s/lexicon.tsv", sub);
+    const char *old = getenv("RLAIF_DATA_DIR");
+    char *saved = old ? strdup(old) : NULL;
+
+    /* nothing there yet */
+    setenv("RLAIF_DATA_DIR", dir, 1);
+    rlc_shutdown();
+    rlc_init(NULL);
+    test_reward r;
+    ck_assert(test_reward_open(&r, "sentiment", "{}", err, sizeof err) != RLAIF_OK);
+    ck_assert_msg(strstr(err, "plugins/reward/sentiment/data/lexicon.tsv") &&
+                      strstr(err, "sentiment/lexicon.tsv"),
+                  "%s", err);
+
+    /* the installed layout */
+    ck_assert_int_eq(mkdir(sub, 0700), 0);
+    write_file(file, "glorp\t5\n");
+    ck_assert(score1("{}", "glorp") > 0.7f);
+
+    unlink(file);
+    rmdir(sub);
+    rmdir(dir);
+    if (saved) setenv("RLAIF_DATA_DIR", saved, 1);
+    else unsetenv("RLAIF_DATA_DIR");
+    free(saved);
+}
+END_TEST
+
 START_TEST(test_config)
 {
     ck_assert(score1("{\"words\": {\"zorp\": 3, \"Happy\": -3}}", "zorp") > 0);
@@ -402,6 +440,7 @@ static Suite *sentiment_suite(void)
     tcase_add_test(tc, test_metrics_and_bounds);
     tcase_add_test(tc, test_lexicon_formats);
     tcase_add_test(tc, test_config);
+    tcase_add_test(tc, test_data_dir_layouts);
     tcase_add_test(tc, test_model_classifier);
     tcase_add_test(tc, test_transformer_classifier);
     suite_add_tcase(s, tc);
