@@ -146,8 +146,8 @@ START_TEST(test_write_outside)
              host_tmp, src_file, marker, marker, marker);
     sbx_test_sh(cmd, 5000, degraded, &R);
     ck_assert_msg(strstr(R.out.data, "inside"),
-                  "the working dir is not writable: exited %d code %d timed out %d: %s", R.exited,
-                  R.exit_code, R.timed_out, R.err.data);
+                  "the working dir is not writable: exited %d code %d timed out %d: out %s err %s",
+                  R.exited, R.exit_code, R.timed_out, R.out.data, R.err.data);
     struct stat sb;
     ck_assert_msg(stat(src_file, &sb) != 0, "wrote %s", src_file);
     char path[512];

@@ -536,8 +536,10 @@ rlaif_status sbx_run(const sbx_spec *spec, sbx_result *r, char *err, size_t errl
     uint64_t tmp_mb = lim.max_file_bytes * 4 / (1u << 20) + 16;
     snprintf(plan.tmpfs_opts, sizeof plan.tmpfs_opts, "size=%llum,nr_inodes=4096,mode=0755",
              (unsigned long long)tmp_mb);
-    plan.outside_id = SBX_DEGRADED_UID_BASE +
-                      atomic_fetch_add(&degraded_uid_next, 1) % SBX_DEGRADED_UID_COUNT;
+    /* Spread by pid too, so that forked hosts (and test runners) do not
+     * start on the same uid while zombies of a previous run may remain. */
+    unsigned spread = (unsigned)getpid() * 256u + atomic_fetch_add(&degraded_uid_next, 1);
+    plan.outside_id = SBX_DEGRADED_UID_BASE + spread % SBX_DEGRADED_UID_COUNT;
 
     int outcome = ATTEMPT_RETRY_DEGRADED;
     if (!spec->force_degraded && !atomic_load(&ns_broken)) {
