@@ -370,6 +370,45 @@ START_TEST(sft_accumulation_is_token_normalised)
 }
 END_TEST
 
+/* Packing changes what shares a forward, not what is learned: on the
+ * bigram model (whose prediction depends on one token) the loss and the
+ * update are those of the unpacked batch. */
+START_TEST(sft_packing_matches_unpacked)
+{
+    rlc_instance *a = th_create(RLAIF_KIND_MODEL, "bigram", "{\"seed\": 3}");
+    rlc_instance *b = th_create(RLAIF_KIND_MODEL, "bigram", "{\"seed\": 3}");
+    rlc_instance *oa = th_create(RLAIF_KIND_OPTIMIZER, "sft", "{\"lr\": 0.01}");
+    rlc_instance *ob = th_create(RLAIF_KIND_OPTIMIZER, "sft",
+                                 "{\"lr\": 0.01, \"pack_to\": 40, \"minibatch_size\": 2}");
+    th_batch d;
+    th_batch_init(&d);
+    demo(&d, 12, 10); /* 12 sequences of 1 + 4 + 10 = 15 tokens: two per pack */
+    rlaif_opt_batch ob_ = as_batch(&d);
+    rlaif_opt_models ma = ro_models(a, NULL, NULL), mb = ro_models(b, NULL, NULL);
+    rlaif_opt_result out;
+    char err[256];
+    for (int s = 0; s < 3; s++) {
+        ck_assert(opt_step(oa, &ma, &ob_, &out, err, sizeof err) == 0);
+        double la = th_stat(&out, "loss"), ta = th_stat(&out, "tokens");
+        ck_assert_double_eq(th_stat(&out, "sequences"), 12);
+        ck_assert_msg(opt_step(ob, &mb, &ob_, &out, err, sizeof err) == 0, "%s", err);
+        ck_assert_double_eq(th_stat(&out, "sequences"), 6);
+        ck_assert_double_eq(th_stat(&out, "tokens"), ta);
+        ck_assert_double_eq_tol(th_stat(&out, "loss"), la, 1e-6);
+    }
+    bigram *pa = rlc_instance_self(a), *pb = rlc_instance_self(b);
+    double maxdiff = 0;
+    for (size_t i = 0; i < BIGRAM_N_PARAMS; i++)
+        maxdiff = fmax(maxdiff, fabs(pa->params[i] - pb->params[i]));
+    ck_assert_msg(maxdiff < 1e-6, "packed update differs by %g", maxdiff);
+    th_batch_free(&d);
+    rlc_instance_unref(oa);
+    rlc_instance_unref(ob);
+    rlc_instance_unref(a);
+    rlc_instance_unref(b);
+}
+END_TEST
+
 /* ===== guards ============================================================= */
 
 START_TEST(nan_reward_is_named)
@@ -511,6 +550,7 @@ static Suite *offline_suite(void)
     tcase_add_test(t, reward_model_learns_soft_labels);
     tcase_add_test(t, sft_lowers_heldout_loss);
     tcase_add_test(t, sft_accumulation_is_token_normalised);
+    tcase_add_test(t, sft_packing_matches_unpacked);
     suite_add_tcase(s, t);
     TCase *g = tcase_create("guards");
     tcase_add_test(g, nan_reward_is_named);

@@ -19,9 +19,17 @@
  *   minibatch_size 0        sequences per forward/backward (0 = all)
  *   grad_accum 1            calls of step() per model update
  *   train_on_prompt false   also learn the prompt tokens
+ *   pack_to 0               packing: concatenate consecutive demonstrations
+ *                           into sequences of at most this many tokens (0 =
+ *                           off) so short ones share a forward; the position
+ *                           where one ends and the next begins is not
+ *                           learned.  Attention then crosses demonstration
+ *                           boundaries (no segment masks in the ABI), which
+ *                           is the usual price of packing.
  *
- * Stats: loss (this call's mean NLL per token), ppl, tokens, updated (1
- * when this call updated the model), grad_norm, lr, updates.
+ * Stats: loss (this call's mean NLL per token), ppl, tokens, sequences
+ * (forwarded, after packing), updated (1 when this call updated the
+ * model), grad_norm, lr, updates.
  * State (get_state): {"calls", "updates", "pending_tokens"}.
  */
 #include <math.h>
@@ -37,6 +45,13 @@ typedef struct sft {
     or_adam adam;
     int64_t minibatch_size, grad_accum;
     int train_on_prompt;
+    int64_t pack_to;
+    /* packed copy of a batch (reused across calls) */
+    int32_t *pk_ids;
+    size_t cap_pk_ids;
+    const int32_t **pk_ptr;
+    size_t *pk_len;
+    size_t cap_pk;
     uint64_t calls, updates;
     double pending_tokens;   /* tokens whose gradients wait for the update */
     double last_grad_norm;
@@ -53,7 +68,7 @@ static rlaif_status sft_create(const rlaif_host *host, const char *config, void 
 {
     (void)host;
     static const char *const keys[] = {OR_ADAM_KEYS, "minibatch_size", "grad_accum",
-                                       "train_on_prompt", NULL};
+                                       "train_on_prompt", "pack_to", NULL};
     pconfig c;
     if (pconfig_open(&c, WHO, config, err, errlen)) return pconfig_close(&c);
     sft s;
@@ -62,6 +77,7 @@ static rlaif_status sft_create(const rlaif_host *host, const char *config, void 
     s.minibatch_size = pconfig_int(&c, "minibatch_size", 0, 0, INT64_MAX);
     s.grad_accum = pconfig_int(&c, "grad_accum", 1, 1, 1000000);
     s.train_on_prompt = pconfig_bool(&c, "train_on_prompt", 0);
+    s.pack_to = pconfig_int(&c, "pack_to", 0, 0, INT32_MAX);
     pconfig_no_other_keys(&c, keys);
     rlaif_status st = pconfig_close(&c);
     if (st) return st;
@@ -80,6 +96,9 @@ static void sft_destroy(void *vself)
     free(s->lp);
     free(s->g);
     free(s->mask);
+    free(s->pk_ids);
+    free(s->pk_ptr);
+    free(s->pk_len);
     free(s);
 }
 
@@ -131,6 +150,56 @@ static rlaif_status run_batch(sft *s, const rlaif_opt_models *m, const rlaif_seq
     return st;
 }
 
+/* Packs consecutive sequences of `in` (whose action mask is `lin`) into
+ * sequences of at most pack_to tokens; builds their layout `lout` by hand:
+ * the actions of each piece keep their mask, the position that would
+ * predict the next piece's first token is not an action. */
+static rlaif_status pack(sft *s, const rlaif_seqs *in, const or_layout *lin, rlaif_seqs *out,
+                         or_layout *lout, char *err, size_t errlen)
+{
+    size_t total = lin->total, n = in->n;
+    rlaif_status st;
+    if ((st = or_reserve((void **)&s->pk_ids, &s->cap_pk_ids, total, sizeof(int32_t), WHO, err,
+                         errlen)))
+        return st;
+    if (n > s->cap_pk) {
+        const int32_t **p = realloc(s->pk_ptr, n * sizeof *p);
+        if (p) s->pk_ptr = p;
+        size_t *q = realloc(s->pk_len, n * sizeof *q);
+        if (q) s->pk_len = q;
+        if (!p || !q) return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, WHO ": out of memory");
+        s->cap_pk = n;
+    }
+    memset(lout, 0, sizeof *lout);
+    lout->off = malloc(n * sizeof *lout->off);
+    lout->mask = calloc(total ? total : 1, 1);
+    if (!lout->off || !lout->mask) {
+        or_layout_free(lout);
+        return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, WHO ": out of memory");
+    }
+    size_t np = 0, used = 0;
+    for (size_t b = 0; b < n; b++) {
+        size_t len = in->len[b];
+        int fits = np > 0 && s->pk_len[np - 1] + len <= (size_t)s->pack_to;
+        if (!fits) {
+            s->pk_ptr[np] = s->pk_ids + used;
+            s->pk_len[np] = 0;
+            lout->off[np] = used;
+            np++;
+        }
+        memcpy(s->pk_ids + used, in->ids[b], len * sizeof(int32_t));
+        memcpy(lout->mask + used, lin->mask + lin->off[b], len);
+        /* The piece's last position would predict across the boundary. */
+        if (len) lout->mask[used + len - 1] = 0;
+        s->pk_len[np - 1] += len;
+        used += len;
+    }
+    lout->n = np;
+    lout->total = total;
+    *out = (rlaif_seqs){sizeof *out, np, s->pk_ptr, s->pk_len, NULL};
+    return RLAIF_OK;
+}
+
 static rlaif_status sft_run(sft *s, const rlaif_opt_models *m, const rlaif_opt_batch *b,
                             int train, rlaif_opt_result *out, char *err, size_t errlen)
 {
@@ -138,8 +207,19 @@ static rlaif_status sft_run(sft *s, const rlaif_opt_models *m, const rlaif_opt_b
     if (st) return st;
     or_layout l;
     if ((st = or_layout_build(&l, &b->seqs, s->train_on_prompt, WHO, err, errlen))) return st;
+    const rlaif_seqs *seqs = &b->seqs;
+    rlaif_seqs packed;
+    if (s->pack_to > 0) {
+        or_layout pl;
+        st = pack(s, &b->seqs, &l, &packed, &pl, err, errlen);
+        or_layout_free(&l);
+        if (st) return st;
+        l = pl;
+        seqs = &packed;
+    }
     double nll = 0, tokens = 0;
-    st = run_batch(s, m, &b->seqs, &l, train, &nll, &tokens, err, errlen);
+    size_t forwarded = seqs->n;
+    st = run_batch(s, m, seqs, &l, train, &nll, &tokens, err, errlen);
     or_layout_free(&l);
     if (st) {
         /* Nothing of a failed call may reach the weights. */
@@ -172,6 +252,7 @@ static rlaif_status sft_run(sft *s, const rlaif_opt_models *m, const rlaif_opt_b
     or_stats_set(&s->stats, "loss", loss);
     or_stats_set(&s->stats, "ppl", exp(loss));
     or_stats_set(&s->stats, "tokens", tokens);
+    or_stats_set(&s->stats, "sequences", (double)forwarded);
     if (train) {
         or_stats_set(&s->stats, "updated", updated);
         or_stats_set(&s->stats, "grad_norm", s->last_grad_norm);
