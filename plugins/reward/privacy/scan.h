@@ -43,12 +43,12 @@ typedef struct span_list {
     int oom;            /* an allocation failed: later adds are dropped */
 } span_list;
 
-/* Adds a span unless it overlaps one already in the list.  Returns 1 when
- * added. */
+/* Adds a span unless it overlaps one already in the list (which stays
+ * sorted by start).  Returns 1 when added. */
 int spans_add(span_list *l, pii_type type, size_t start, size_t end);
 /* Nonzero when [start, end) overlaps a span in the list. */
 int spans_overlap(const span_list *l, size_t start, size_t end);
-/* Sorts by start. */
+/* A no-op kept for callers: the list is always sorted by start. */
 void spans_sort(span_list *l);
 
 /* ===== Character classes (ASCII; bytes >= 0x80 count as letters) ======= */

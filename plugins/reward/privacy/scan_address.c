@@ -148,8 +148,9 @@ static size_t ca_postcode(const scan_text *t, size_t p)
 /* "CA 94105" or "NY 10001-1234". */
 static size_t us_state_zip(const scan_text *t, size_t p)
 {
-    size_t e = word_end(t, p);
-    if (!word_in(t, p, e, us_states) || at(t, e) != ' ') return 0;
+    if (!c_upper(at(t, p)) || !c_upper(at(t, p + 1)) || at(t, p + 2) != ' ') return 0;
+    size_t e = p + 2;
+    if (!word_in(t, p, e, us_states)) return 0;
     size_t q = e + 1;
     for (int k = 0; k < 5; k++)
         if (!c_digit(at(t, q + (size_t)k))) return 0;
@@ -299,7 +300,7 @@ static size_t type_first_street(const scan_text *t, size_t i)
         p++;
     }
     size_t e = word_end(t, p);
-    if (!word_in(t, p, e, type_first)) return 0;
+    if (e - p > 9 || at(t, e) != ' ' || !word_in(t, p, e, type_first)) return 0;
     if (!number && !capitalised(t, p)) return 0;
     size_t end = 0;
     p = e;
@@ -325,6 +326,7 @@ static size_t suffix_street(const scan_text *t, size_t i)
     if (!capitalised(t, i)) return 0;
     size_t e = word_end(t, i);
     if (at(t, e) == '.') e++;
+    if (at(t, e) != ' ' || !c_digit(at(t, e + 1))) return 0;
     int ok = 0;
     for (size_t k = 0; street_suffixes[k] && !ok; k++) {
         size_t n = strlen(street_suffixes[k]);

@@ -8,16 +8,33 @@ const char *const pii_type_names[PII_N_TYPES] = {
     "name", "email", "phone", "address", "card", "iban", "ip", "national_id",
 };
 
+/* The list is kept sorted by start and its spans never overlap, so their
+ * ends are sorted too: a binary search finds the only spans that could
+ * overlap a new one. */
+
+/* The index of the first span whose end is after `start`. */
+static size_t first_ending_after(const span_list *l, size_t start)
+{
+    size_t lo = 0, hi = l->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (l->v[mid].end <= start) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
 int spans_overlap(const span_list *l, size_t start, size_t end)
 {
-    for (size_t i = 0; i < l->n; i++)
-        if (start < l->v[i].end && l->v[i].start < end) return 1;
-    return 0;
+    size_t k = first_ending_after(l, start);
+    return k < l->n && l->v[k].start < end;
 }
 
 int spans_add(span_list *l, pii_type type, size_t start, size_t end)
 {
-    if (end <= start || spans_overlap(l, start, end) || l->oom) return 0;
+    if (end <= start || l->oom) return 0;
+    size_t k = first_ending_after(l, start);
+    if (k < l->n && l->v[k].start < end) return 0;
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
         pii_span *v = realloc(l->v, cap * sizeof *v);
@@ -28,19 +45,15 @@ int spans_add(span_list *l, pii_type type, size_t start, size_t end)
         l->v = v;
         l->cap = cap;
     }
-    l->v[l->n++] = (pii_span){type, start, end};
+    memmove(l->v + k + 1, l->v + k, (l->n - k) * sizeof *l->v);
+    l->v[k] = (pii_span){type, start, end};
+    l->n++;
     return 1;
-}
-
-static int by_start(const void *a, const void *b)
-{
-    const pii_span *x = a, *y = b;
-    return (x->start > y->start) - (x->start < y->start);
 }
 
 void spans_sort(span_list *l)
 {
-    if (l->n > 1) qsort(l->v, l->n, sizeof *l->v, by_start);
+    (void)l; /* kept sorted on insertion */
 }
 
 int scan_cue_before(const scan_text *t, size_t i, int n, const char *const *words)
