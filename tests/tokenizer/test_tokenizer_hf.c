@@ -2,11 +2,14 @@
  * test_tokenizer_hf.c — tokenizer.json against Hugging Face `tokenizers`:
  * the shared GPT-2 golden vectors, and reference ids made with the Rust
  * tokenizer (node bindings) for Qwen3, GPT-2, two sentencepiece-style
- * files and ten small variants covering every Split behaviour, Digits,
- * Whitespace, the normalizers and ignore_merges (see data/README.md).  Every case checks the ids with and without
+ * files and twelve small variants covering every Split behaviour, Digits,
+ * Whitespace, Metaspace with split, byte-level with a prefix space and
+ * RoBERTa's post-processor, the normalizers and ignore_merges (see
+ * data/README.md).  Also: encoding from several threads at once.  Every case checks the ids with and without
  * special tokens and both decodings, byte for byte.
  */
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +106,7 @@ END_TEST
 static const char *const refs[] = {
     "qwen3", "gpt2", "llama2style", "metaspace",
     /* small tokenizers for the pipeline parts the real ones do not use */
+    "variants/bytelevel_prefix", "variants/metaspace_split",
     "variants/digits_whitespace", "variants/ignore_merges", "variants/normalizers",
     "variants/split_contiguous", "variants/split_invert", "variants/split_isolated_invert",
     "variants/split_merged_next", "variants/split_merged_prev", "variants/split_removed",
@@ -267,6 +271,50 @@ START_TEST(test_long_text_and_save)
 }
 END_TEST
 
+/* ===== Threads ========================================================== */
+
+/* A loaded tokenizer is read-only: threads encoding at once agree. */
+typedef struct job {
+    const char *text;
+    size_t len;
+    int32_t *ids;
+    size_t n;
+    rlaif_status st;
+} job;
+
+static void *encode_job(void *arg)
+{
+    job *j = arg;
+    char err[256];
+    for (int rep = 0; rep < 20; rep++) {
+        free(j->ids);
+        j->st = tokenizer_encode(qwen3, j->text, j->len, 1, &j->ids, &j->n, err, sizeof err);
+    }
+    return NULL;
+}
+
+START_TEST(test_threads)
+{
+    static const char text[] = "Qwen3 in threads: caf\xc3\xa9, 12345, \xe6\x97\xa5\xe6\x9c\xac, "
+                               "e\xcc\x81 <|im_start|>user\n  they'll  \xf0\x9f\x98\x80\n";
+    job jobs[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (job){.text = text, .len = strlen(text)};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, encode_job, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(jobs[i].st, RLAIF_OK);
+        ck_assert_uint_eq(jobs[i].n, jobs[0].n);
+        ck_assert_mem_eq(jobs[i].ids, jobs[0].ids, jobs[0].n * sizeof *jobs[0].ids);
+    }
+    for (int i = 0; i < 4; i++)
+        free(jobs[i].ids);
+}
+END_TEST
+
 int main(void)
 {
     /* Outside a test: no ck_assert here (tt_data_path uses it). */
@@ -286,6 +334,7 @@ int main(void)
     tcase_add_test(tc, test_special_ids);
     tcase_add_test(tc, test_invalid_utf8);
     tcase_add_test(tc, test_long_text_and_save);
+    tcase_add_test(tc, test_threads);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);

@@ -50,7 +50,7 @@ def learn_merges(n):
 
 def base(merges, ignore_merges=False, extra_vocab=()):
     vocab = {'<unk>': 0}
-    for c in [chr(i) for i in range(32, 127)] + ['\n', '\t', '\u0301']:
+    for c in [chr(i) for i in range(32, 127)] + ['\n', '\t', '\u0301', '\u2581']:
         vocab.setdefault(c, len(vocab))
     for a, b in merges:
         vocab.setdefault(a + b, len(vocab))
@@ -59,6 +59,36 @@ def base(merges, ignore_merges=False, extra_vocab=()):
     return {'type': 'BPE', 'dropout': None, 'unk_token': '<unk>', 'continuing_subword_prefix': None,
             'end_of_word_suffix': None, 'fuse_unk': True, 'byte_fallback': False,
             'ignore_merges': ignore_merges, 'vocab': vocab, 'merges': [[a, b] for a, b in merges]}
+
+
+def byte_to_char(b):
+    """GPT-2's printable stand-in for a byte."""
+    if b <= 0x20:
+        return chr(256 + b)
+    if 0x7F <= b <= 0xA0:
+        return chr(256 + 33 + b - 0x7F)
+    if b == 0xAD:
+        return chr(256 + 67)
+    return chr(b)
+
+
+def byte_level_model(merges):
+    """Every byte's stand-in char, the merges learnt on the corpus (with
+    the space shown as U+0120), RoBERTa's specials."""
+    vocab = {'<s>': 0, '<pad>': 1, '</s>': 2, '<unk>': 3}
+    for b in range(256):
+        vocab.setdefault(byte_to_char(b), len(vocab))
+    space = byte_to_char(0x20)
+    bl = [(a.replace(' ', space), b) for a, b in merges]
+    bl = [(space, 't'), (space, 'a'), (space, 's'), (space + 't', 'he')] + bl
+    out = []
+    for a, b in bl:
+        if a in vocab and b in vocab and (a, b) not in out:
+            vocab.setdefault(a + b, len(vocab))
+            out.append((a, b))
+    return {'type': 'BPE', 'dropout': None, 'unk_token': None, 'continuing_subword_prefix': '',
+            'end_of_word_suffix': '', 'fuse_unk': False, 'byte_fallback': False,
+            'vocab': vocab, 'merges': ['%s %s' % m for m in out]}
 
 
 def split(pattern, behavior, invert=False, regex=True):
@@ -94,6 +124,11 @@ def main():
                 {'type': 'Fuse'}]}),
         'ignore_merges': (None, {'type': 'WhitespaceSplit'}, None),
     }
+    # Metaspace with split (the older Llama / T5 style), prepended always.
+    variants['metaspace_split'] = (None, {'type': 'Metaspace', 'replacement': '\u2581',
+                                          'prepend_scheme': 'always', 'split': True},
+                                   {'type': 'Metaspace', 'replacement': '\u2581',
+                                    'prepend_scheme': 'always', 'split': True})
     for name, (norm, pre, dec) in variants.items():
         model = base(merges, ignore_merges=(name == 'ignore_merges'),
                      extra_vocab=('abcabc', 'little', 'Lily.', '1234567') if name == 'ignore_merges' else ())
@@ -102,10 +137,28 @@ def main():
                                  'rstrip': False, 'normalized': False, 'special': True}],
                'normalizer': norm, 'pre_tokenizer': pre, 'post_processor': None, 'decoder': dec,
                'model': model}
-        os.makedirs(os.path.join('variants', name), exist_ok=True)
-        with open(os.path.join('variants', name, 'tokenizer.json'), 'w', encoding='utf-8') as f:
-            json.dump(tok, f, ensure_ascii=False, indent=1)
-            f.write('\n')
+        write(name, tok)
+    # Byte-level with add_prefix_space (RoBERTa style) and its post-processor.
+    write('bytelevel_prefix', {
+        'version': '1.0', 'truncation': None, 'padding': None,
+        'added_tokens': [{'id': i, 'content': c, 'single_word': False, 'lstrip': c == '<mask>',
+                          'rstrip': False, 'normalized': False, 'special': True}
+                         for i, c in enumerate(['<s>', '<pad>', '</s>', '<unk>'])],
+        'normalizer': None,
+        'pre_tokenizer': {'type': 'ByteLevel', 'add_prefix_space': True, 'trim_offsets': True,
+                          'use_regex': True},
+        'post_processor': {'type': 'RobertaProcessing', 'sep': ['</s>', 2], 'cls': ['<s>', 0],
+                           'trim_offsets': True, 'add_prefix_space': True},
+        'decoder': {'type': 'ByteLevel', 'add_prefix_space': True, 'trim_offsets': True,
+                    'use_regex': True},
+        'model': byte_level_model(merges)})
+
+
+def write(name, tok):
+    os.makedirs(os.path.join('variants', name), exist_ok=True)
+    with open(os.path.join('variants', name, 'tokenizer.json'), 'w', encoding='utf-8') as f:
+        json.dump(tok, f, ensure_ascii=False, indent=1)
+        f.write('\n')
 
 
 if __name__ == '__main__':
