@@ -350,7 +350,8 @@ START_TEST(test_model_classifier)
     train_score_head(mv, ms, texts);
 
     char cfg[256];
-    snprintf(cfg, sizeof cfg, "{\"model\": {\"rlaif_handle\": %llu}, \"model_scale\": 2}",
+    snprintf(cfg, sizeof cfg,
+             "{\"model\": {\"rlaif_handle\": %llu}, \"model_scale\": 2, \"model_batch\": 3}",
              (unsigned long long)rlc_instance_handle(model));
     test_reward r;
     ck_assert_msg(test_reward_open(&r, "sentiment", cfg, err, sizeof err) == RLAIF_OK, "%s", err);

@@ -100,12 +100,10 @@ nomem:
     return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, "reward/sentiment: out of memory");
 }
 
-rlaif_status sent_classifier_score(sent_classifier *c, size_t n, const char *const *texts,
-                                   float *out, char *err, size_t errlen)
+/* One forward over texts[0..n). */
+static rlaif_status score_chunk(sent_classifier *c, size_t n, const char *const *texts,
+                               float *out, char *err, size_t errlen)
 {
-    if (n == 0) return RLAIF_OK;
-    if (reserve_batch(c, n))
-        return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, "reward/sentiment: out of memory");
     size_t used = 0;
     for (size_t i = 0; i < n; i++) {
         size_t got = 0;
@@ -124,4 +122,20 @@ rlaif_status sent_classifier_score(sent_classifier *c, size_t n, const char *con
     o.struct_size = sizeof o;
     o.score = out;
     return c->vt->forward(c->ref.self, &seqs, RLAIF_OUT_SCORE, 1.0f, &o, err, errlen);
+}
+
+rlaif_status sent_classifier_score(sent_classifier *c, size_t n, const char *const *texts,
+                                   float *out, char *err, size_t errlen)
+{
+    size_t chunk = c->batch > 0 ? c->batch : 32;
+    if (reserve_batch(c, n < chunk ? n : chunk))
+        return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, "reward/sentiment: out of memory");
+    for (size_t i = 0; i < n; i += chunk) {
+        if (c->host->cancelled && c->host->cancelled(c->host))
+            return rlaif_errorf(err, errlen, RLAIF_E_CANCELLED, "reward/sentiment: cancelled");
+        size_t m = n - i < chunk ? n - i : chunk;
+        rlaif_status st = score_chunk(c, m, texts + i, out + i, err, errlen);
+        if (st) return st;
+    }
+    return RLAIF_OK;
 }

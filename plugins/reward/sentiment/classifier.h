@@ -17,6 +17,7 @@ typedef struct sent_classifier {
     rlaif_ref ref;
     const rlaif_model_vtable *vt;
     int32_t max_len;         /* the model's max_seq_len */
+    size_t batch;            /* texts per forward (0: 32) */
     /* buffers reused across calls (grown, never shrunk) */
     int32_t *ids;            /* flat token ids of the batch */
     size_t ids_cap;
@@ -33,7 +34,8 @@ rlaif_status sent_classifier_open(sent_classifier *c, const rlaif_host *host, ui
 /* Releases the model and frees the buffers.  Safe on a zeroed struct. */
 void sent_classifier_close(sent_classifier *c);
 
-/* Raw score-head outputs for `n` texts into out[n]. */
+/* Raw score-head outputs for `n` texts into out[n], `batch` texts per
+ * forward; polls host->cancelled between forwards. */
 rlaif_status sent_classifier_score(sent_classifier *c, size_t n, const char *const *texts,
                                    float *out, char *err, size_t errlen);
 

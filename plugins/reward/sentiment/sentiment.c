@@ -30,6 +30,7 @@
  *   exclaim          number in [0, 2]    default 0.3  per '!' (up to three)
  *   model            instance {"rlaif_handle": N}     default none
  *   model_scale      number > 0          default 1
+ *   model_batch      integer 1..4096     default 32   texts per model forward
  *
  * Extra metrics: "positive" and "negative" (sums of the positive and of the
  * magnitudes of the negative contributions), "matched" (lexicon hits),
@@ -115,7 +116,7 @@ static rlaif_status sentiment_create(const rlaif_host *host, const char *config,
 {
     static const char *const keys[] = {"lexicon", "format", "words", "alpha", "negation_scope",
                                        "negation_factor", "contrast_before", "contrast_after",
-                                       "exclaim", "model", "model_scale", NULL};
+                                       "exclaim", "model", "model_scale", "model_batch", NULL};
     static const char *const formats[] = {"auto", "afinn", "vader", NULL};
     *out = NULL;
     sentiment_reward *self = calloc(1, sizeof *self);
@@ -141,6 +142,7 @@ static rlaif_status sentiment_create(const rlaif_host *host, const char *config,
     p->exclaim = pconfig_number(&c, "exclaim", p->exclaim, 0, 2);
     uint64_t model = pconfig_handle(&c, "model", 0);
     self->model_scale = pconfig_number(&c, "model_scale", 1.0, 1e-6, 1e6);
+    size_t model_batch = (size_t)pconfig_int(&c, "model_batch", 32, 1, 4096);
     pconfig_no_other_keys(&c, keys);
 
     rlaif_status st = c.failed ? RLAIF_E_INVALID : RLAIF_OK;
@@ -151,6 +153,7 @@ static rlaif_status sentiment_create(const rlaif_host *host, const char *config,
     }
     pconfig_close(&c);
     if (!st && model) st = sent_classifier_open(&self->model, host, model, err, errlen);
+    if (!st) self->model.batch = model_batch;
     if (st) {
         sentiment_destroy(self);
         return st;
