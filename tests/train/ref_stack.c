@@ -307,7 +307,7 @@ static void lin_fwd(ref_model *m, size_t l, int i, float *y, const float *x)
     llama_shape(&m->cfg, i, &out, &in);
     linear_forward(y, x, P(m, li[LS_W0 + i]), P(m, li[LS_B0 + i]), N, in, out);
     if (li[LS_LA0 + i] != NONE)
-        lora_forward(y, m->acts[l].xa[i], x, P(m, li[LS_LA0 + i]), P(m, li[LS_LB0 + i]), lora_s(m),
+        lora_forward(y, out, m->acts[l].xa[i], x, P(m, li[LS_LA0 + i]), P(m, li[LS_LB0 + i]), lora_s(m),
                      N, in, out, m->cfg.lora_r);
 }
 
@@ -319,7 +319,7 @@ static void lin_bwd(ref_model *m, size_t l, int i, float *dx, const float *dy, c
     linear_backward(dx, G(m, li[LS_W0 + i]), G(m, li[LS_B0 + i]), dy, x, P(m, li[LS_W0 + i]), N,
                     in, out);
     if (li[LS_LA0 + i] != NONE)
-        lora_backward(dx, G(m, li[LS_LA0 + i]), G(m, li[LS_LB0 + i]), dy, x, m->acts[l].xa[i],
+        lora_backward(dx, G(m, li[LS_LA0 + i]), G(m, li[LS_LB0 + i]), dy, out, x, m->acts[l].xa[i],
                       P(m, li[LS_LA0 + i]), P(m, li[LS_LB0 + i]), lora_s(m),
                       top_of(m)->lora_scratch, N, in, out, m->cfg.lora_r);
 }

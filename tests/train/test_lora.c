@@ -25,7 +25,7 @@ static double lora_loss(void *p)
 {
     lora_ctx *c = p;
     linear_forward(c->y, c->x, c->w, NULL, c->n, c->in, c->out);
-    lora_forward(c->y, c->xa, c->x, c->a, c->b, c->s, c->n, c->in, c->out, c->rank);
+    lora_forward(c->y, c->out, c->xa, c->x, c->a, c->b, c->s, c->n, c->in, c->out, c->rank);
     return tu_dot(c->r, c->y, c->n * c->out);
 }
 
@@ -46,7 +46,7 @@ START_TEST(test_lora_fd)
     float *scratch = tu_zeros(c.n * c.rank);
     lora_loss(&c);
     linear_backward(dx, NULL, NULL, c.r, c.x, c.w, c.n, c.in, c.out);
-    lora_backward(dx, da, db, c.r, c.x, c.xa, c.a, c.b, c.s, scratch, c.n, c.in, c.out, c.rank);
+    lora_backward(dx, da, db, c.r, c.out, c.x, c.xa, c.a, c.b, c.s, scratch, c.n, c.in, c.out, c.rank);
     ck_assert(tu_fd_check("lora dx", c.x, c.n * c.in, dx, lora_loss, &c, 1e-2f, 200, 2e-3) < 2e-3);
     ck_assert(tu_fd_check("lora da", c.a, c.rank * c.in, da, lora_loss, &c, 1e-2f, 200, 2e-3) < 2e-3);
     ck_assert(tu_fd_check("lora db", c.b, c.out * c.rank, db, lora_loss, &c, 1e-2f, 200, 2e-3) < 2e-3);
@@ -180,6 +180,103 @@ START_TEST(test_golden_adapter_merge)
 }
 END_TEST
 
+/* y as a column range of a wider fused output (ld > OUT) gets exactly the
+ * contiguous result, and columns outside the range are untouched. */
+START_TEST(test_lora_strided)
+{
+    tu_rng g;
+    tu_rng_seed(&g, 92);
+    size_t n = 4, in = 5, out = 3, r = 2, ld = 9, off = 4;
+    float *x = tu_alloc_fill(&g, n * in, -1, 1), *a = tu_alloc_fill(&g, r * in, -1, 1);
+    float *b = tu_alloc_fill(&g, out * r, -1, 1), *dy = tu_alloc_fill(&g, n * ld, -1, 1);
+    float *y1 = tu_zeros(n * out), *y2 = tu_alloc_fill(&g, n * ld, -1, 1), *y2c = malloc(n * ld * sizeof(float));
+    memcpy(y2c, y2, n * ld * sizeof(float));
+    float *xa = tu_zeros(n * r), *sc = tu_zeros(n * r);
+    lora_forward(y1, out, xa, x, a, b, 2.0f, n, in, out, r);
+    lora_forward(y2 + off, ld, xa, x, a, b, 2.0f, n, in, out, r);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < ld; j++) {
+            float want = (j >= off && j < off + out) ? y2c[i * ld + j] + y1[i * out + j - off] : y2c[i * ld + j];
+            ck_assert_float_eq_tol(y2[i * ld + j], want, 1e-6);
+        }
+    float *dyc = tu_zeros(n * out);
+    for (size_t i = 0; i < n; i++) memcpy(dyc + i * out, dy + i * ld + off, out * sizeof(float));
+    float *da1 = tu_zeros(r * in), *db1 = tu_zeros(out * r), *dx1 = tu_zeros(n * in);
+    float *da2 = tu_zeros(r * in), *db2 = tu_zeros(out * r), *dx2 = tu_zeros(n * in);
+    lora_backward(dx1, da1, db1, dyc, out, x, xa, a, b, 2.0f, sc, n, in, out, r);
+    lora_backward(dx2, da2, db2, dy + off, ld, x, xa, a, b, 2.0f, sc, n, in, out, r);
+    ck_assert(tu_rel_err(da2, da1, r * in, 1e-9) < 1e-6);
+    ck_assert(tu_rel_err(db2, db1, out * r, 1e-9) < 1e-6);
+    ck_assert(tu_rel_err(dx2, dx1, n * in, 1e-9) < 1e-6);
+    free(x), free(a), free(b), free(dy), free(y1), free(y2), free(y2c), free(xa), free(sc), free(dyc);
+    free(da1), free(db1), free(dx1), free(da2), free(db2), free(dx2);
+}
+END_TEST
+
+/* The golden PEFT adapter written back out by lora_save_adapter reads
+ * back tensor for tensor, byte for byte. */
+START_TEST(test_save_adapter_round_trip)
+{
+    char path[512], err[256];
+    rd_file ad;
+    ck_assert_msg(rd_open(&ad, rd_golden_path(path, sizeof path, "llama_tiny_lora/adapter_model.safetensors"), err, sizeof err) == 0, "%s", err);
+    lora_config cfg;
+    ck_assert_int_eq(lora_config_read(&cfg, rd_golden_path(path, sizeof path, "llama_tiny_lora/adapter_config.json"), err, sizeof err), 0);
+    static const char *mods[3] = {"self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"};
+    lora_adapter ads[6];
+    char modules[6][96];
+    float *bufs[12];
+    for (int l = 0, k = 0; l < 2; l++)
+        for (int m = 0; m < 3; m++, k++) {
+            char an[256], bn[256];
+            snprintf(modules[k], sizeof modules[k], "model.layers.%d.%s", l, mods[m]);
+            lora_tensor_name(an, sizeof an, modules[k], 'A', false);
+            lora_tensor_name(bn, sizeof bn, modules[k], 'B', false);
+            const char *dt;
+            size_t nd, ash[8], bsh[8], nb;
+            const unsigned char *p;
+            ck_assert_int_eq(rd_info(&ad, an, &dt, &nd, ash, &p, &nb), 0);
+            ck_assert_int_eq(rd_info(&ad, bn, &dt, &nd, bsh, &p, &nb), 0);
+            bufs[2 * k] = rd_get_f32(&ad, an, NULL);
+            bufs[2 * k + 1] = rd_get_f32(&ad, bn, NULL);
+            ads[k] = (lora_adapter){modules[k], ash[1], bsh[0], bufs[2 * k], bufs[2 * k + 1]};
+        }
+    char dir[] = "/tmp/rlaif_train_adapter_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_msg(lora_save_adapter(dir, &cfg, ads, 6, err, sizeof err) == 0, "%s", err);
+    rd_file back;
+    snprintf(path, sizeof path, "%s/adapter_model.safetensors", dir);
+    ck_assert_msg(rd_open(&back, path, err, sizeof err) == 0, "%s", err);
+    size_t n = 0;
+    for (cJSON *t = ad.header->child; t; t = t->next) {
+        if (strcmp(t->string, "__metadata__") == 0) continue;
+        const char *d1, *d2;
+        size_t n1, n2, s1[8], s2[8], b1, b2;
+        const unsigned char *p1, *p2;
+        ck_assert_int_eq(rd_info(&ad, t->string, &d1, &n1, s1, &p1, &b1), 0);
+        ck_assert_msg(rd_info(&back, t->string, &d2, &n2, s2, &p2, &b2) == 0, "lost %s", t->string);
+        ck_assert_str_eq(d1, d2);
+        ck_assert_uint_eq(n1, n2);
+        ck_assert_uint_eq(b1, b2);
+        ck_assert_mem_eq(p1, p2, b1);
+        n++;
+    }
+    ck_assert_uint_eq(n, 12);
+    lora_config cb;
+    snprintf(path, sizeof path, "%s/adapter_config.json", dir);
+    ck_assert_int_eq(lora_config_read(&cb, path, err, sizeof err), 0);
+    ck_assert_uint_eq(cb.r, 4);
+    ck_assert_float_eq(cb.alpha, 8.0f);
+    rd_close(&back);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/adapter_model.safetensors", dir);
+    unlink(path);
+    rmdir(dir);
+    for (int i = 0; i < 12; i++) free(bufs[i]);
+    rd_close(&ad);
+}
+END_TEST
+
 static Suite *lora_suite(void)
 {
     Suite *s = suite_create("train_lora");
@@ -188,6 +285,8 @@ static Suite *lora_suite(void)
     tcase_add_test(tc, test_names_and_targets);
     tcase_add_test(tc, test_config_golden_and_round_trip);
     tcase_add_test(tc, test_golden_adapter_merge);
+    tcase_add_test(tc, test_lora_strided);
+    tcase_add_test(tc, test_save_adapter_round_trip);
     suite_add_tcase(s, tc);
     return s;
 }

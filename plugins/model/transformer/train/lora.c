@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "atomic_file.h"
+#include "st_write.h"
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -31,25 +32,25 @@ float lora_scale(float alpha, size_t r, bool rslora)
     return rslora ? alpha / sqrtf((float)r) : alpha / (float)r;
 }
 
-void lora_forward(float *y, float *xa, const float *x, const float *a, const float *b, float s,
-                  size_t n, size_t in, size_t out, size_t r)
+void lora_forward(float *y, size_t ldy, float *xa, const float *x, const float *a,
+                  const float *b, float s, size_t n, size_t in, size_t out, size_t r)
 {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)r, (int)in, 1.0f, x,
                 (int)in, a, (int)in, 0.0f, xa, (int)r);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)out, (int)r, s, xa, (int)r,
-                b, (int)r, 1.0f, y, (int)out);
+                b, (int)r, 1.0f, y, (int)ldy);
 }
 
-void lora_backward(float *dx, float *da, float *db, const float *dy, const float *x,
-                   const float *xa, const float *a, const float *b, float s, float *scratch,
-                   size_t n, size_t in, size_t out, size_t r)
+void lora_backward(float *dx, float *da, float *db, const float *dy, size_t lddy,
+                   const float *x, const float *xa, const float *a, const float *b, float s,
+                   float *scratch, size_t n, size_t in, size_t out, size_t r)
 {
     if (db)
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)out, (int)r, (int)n, s, dy,
-                    (int)out, xa, (int)r, 1.0f, db, (int)r);
+                    (int)lddy, xa, (int)r, 1.0f, db, (int)r);
     if (!da && !dx) return;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)r, (int)out, s, dy,
-                (int)out, b, (int)r, 0.0f, scratch, (int)r);
+                (int)lddy, b, (int)r, 0.0f, scratch, (int)r);
     if (da)
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)r, (int)in, (int)n, 1.0f,
                     scratch, (int)r, x, (int)in, 1.0f, da, (int)in);
@@ -214,5 +215,41 @@ int lora_config_write(const lora_config *cfg, const char *path, char *err, size_
     }
     int rc = atomic_write_file(path, text, strlen(text), err, errlen);
     cJSON_free(text);
+    return rc;
+}
+
+/* ======================================================================
+ * adapter_model.safetensors.
+ * ==================================================================== */
+
+int lora_save_adapter(const char *dir, const lora_config *cfg, const lora_adapter *ads, size_t n,
+                      char *err, size_t errlen)
+{
+    stw_tensor *t = calloc(2 * n + 1, sizeof *t);
+    char (*names)[256] = calloc(2 * n + 1, sizeof *names);
+    char path[4096];
+    int rc = -1;
+    if (!t || !names) {
+        set_err(err, errlen, "%s: out of memory", dir);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (lora_tensor_name(names[2 * i], sizeof names[0], ads[i].module, 'A', false) ||
+            lora_tensor_name(names[2 * i + 1], sizeof names[0], ads[i].module, 'B', false)) {
+            set_err(err, errlen, "%s: module name '%s' is too long", dir, ads[i].module);
+            goto out;
+        }
+        t[2 * i] = (stw_tensor){.name = names[2 * i], .data = ads[i].a, .ndim = 2,
+                                .shape = {cfg->r, ads[i].in}, .dtype = STW_F32};
+        t[2 * i + 1] = (stw_tensor){.name = names[2 * i + 1], .data = ads[i].b, .ndim = 2,
+                                    .shape = {ads[i].out, cfg->r}, .dtype = STW_F32};
+    }
+    snprintf(path, sizeof path, "%s/adapter_model.safetensors", dir);
+    if (stw_write(path, t, 2 * n, err, errlen) != 0) goto out;
+    snprintf(path, sizeof path, "%s/adapter_config.json", dir);
+    rc = lora_config_write(cfg, path, err, errlen);
+out:
+    free(t);
+    free(names);
     return rc;
 }

@@ -24,19 +24,20 @@
 /* The scale s: alpha / r, or alpha / sqrt(r) with rslora. */
 float lora_scale(float alpha, size_t r, bool rslora);
 
-/* y[N,OUT] += s * (x[N,IN] A^T) B^T.  xa[N,R] receives x A^T (keep it for
- * the backward). */
-void lora_forward(float *y, float *xa, const float *x, const float *a, const float *b, float s,
-                  size_t n, size_t in, size_t out, size_t r);
+/* y[N,OUT] += s * (x[N,IN] A^T) B^T, row n of y at y + n*ldy (ldy >= OUT:
+ * y may be a column range of a fused output such as the engine's q|k|v or
+ * gate|up rows).  xa[N,R] receives x A^T (keep it for the backward). */
+void lora_forward(float *y, size_t ldy, float *xa, const float *x, const float *a,
+                  const float *b, float s, size_t n, size_t in, size_t out, size_t r);
 
-/* Accumulates (NULL = not wanted):
+/* Accumulates (NULL = not wanted), dy rows at dy + n*lddy:
  *   db[OUT,R] += s dy^T xa;   dxa = s dy B   (into scratch[N,R]);
  *   da[R,IN]  += dxa^T x;     dx[N,IN] += dxa A.
  * The frozen W's own contribution to dx is the caller's (linear_backward
  * with dw = NULL). */
-void lora_backward(float *dx, float *da, float *db, const float *dy, const float *x,
-                   const float *xa, const float *a, const float *b, float s, float *scratch,
-                   size_t n, size_t in, size_t out, size_t r);
+void lora_backward(float *dx, float *da, float *db, const float *dy, size_t lddy,
+                   const float *x, const float *xa, const float *a, const float *b, float s,
+                   float *scratch, size_t n, size_t in, size_t out, size_t r);
 
 /* w[OUT,IN] += sign * s * B A  (sign +1 merges, -1 unmerges). */
 void lora_merge(float *w, const float *a, const float *b, float s, float sign, size_t in,
@@ -76,5 +77,20 @@ int lora_config_read(lora_config *cfg, const char *path, char *err, size_t errle
 /* Writes adapter_config.json in PEFT layout (atomically).  The written
  * file parses back with lora_config_read and loads in PEFT. */
 int lora_config_write(const lora_config *cfg, const char *path, char *err, size_t errlen);
+
+/* ---- adapter_model.safetensors ---------------------------------------------- */
+
+/* One adapted Linear module. */
+typedef struct lora_adapter {
+    const char *module;  /* e.g. "model.layers.0.self_attn.q_proj" */
+    size_t in, out;      /* the base Linear's sides */
+    const float *a, *b;  /* A [r, in], B [out, r] */
+} lora_adapter;
+
+/* Writes <dir>/adapter_model.safetensors (PEFT names, F32) and
+ * <dir>/adapter_config.json, each atomically.  Returns 0 or -1 with err
+ * naming the file or module at fault. */
+int lora_save_adapter(const char *dir, const lora_config *cfg, const lora_adapter *ads, size_t n,
+                      char *err, size_t errlen);
 
 #endif
