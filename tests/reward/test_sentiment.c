@@ -271,11 +271,22 @@ START_TEST(test_config)
     ck_assert(score1("{\"words\": {\"zorp\": 3, \"Happy\": -3}}", "zorp") > 0);
     ck_assert(score1("{\"words\": {\"Happy\": -3}}", "happy") < 0);
     ck_assert(score1("{\"negation_scope\": 1}", "not a very happy day") > 0);
+    /* "mean": the average of the sentences' own scores, so a neutral
+     * sentence halves it and a long happy text does not saturate */
+    float one = score1("{\"aggregate\": \"mean\"}", "She was happy.");
+    ck_assert_float_eq_tol(one, (float)(3.0 / sqrt(24.0)), 1e-6f);
+    ck_assert_float_eq_tol(score1("{\"aggregate\": \"mean\"}", "She was happy. The box is red."),
+                           one / 2, 1e-6f);
+    ck_assert_float_eq_tol(
+        score1("{\"aggregate\": \"mean\"}", "She was happy. She was happy. She was happy."), one,
+        1e-6f);
+    ck_assert(score1("{}", "She was happy. She was happy. She was happy.") > one);
     struct { const char *config, *needle; } bad[] = {
         {"{\"lexcon\": \"x\"}", "unknown config key 'lexcon'"},
         {"{\"alpha\": \"big\"}", "'alpha'"},
         {"{\"alpha\": 0}", "'alpha'"},
         {"{\"format\": \"csv\"}", "'format'"},
+        {"{\"aggregate\": \"max\"}", "'aggregate'"},
         {"{\"words\": [1]}", "'words'"},
         {"{\"words\": {\"x\": \"good\"}}", "'words.x'"},
         {"{\"negation_scope\": 2.5}", "'negation_scope'"},

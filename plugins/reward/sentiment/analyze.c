@@ -13,6 +13,7 @@ void sent_params_default(sent_params *p)
     p->contrast_before = 0.5;
     p->contrast_after = 1.5;
     p->exclaim = 0.3;
+    p->mean_of_sentences = 0;
 }
 
 /* ===== Tokens =========================================================== */
@@ -378,15 +379,23 @@ void sent_analyze(const sent_lexicon *lex, const sent_params *p, const char *tex
                   sent_result *out)
 {
     sentence se;
-    double pos = 0, neg = 0;
-    size_t matched = 0;
+    double pos = 0, neg = 0, sentence_sum = 0;
+    size_t matched = 0, sentences = 0;
     const char *s = text ? text : "";
     while (*s) {
         s = read_sentence(s, &se);
-        score_sentence(lex, p, &se, &pos, &neg, &matched);
+        double sp = 0, sn = 0;
+        score_sentence(lex, p, &se, &sp, &sn, &matched);
+        pos += sp;
+        neg += sn;
+        if (se.n > 0) {
+            sentences++;
+            sentence_sum += (sp + sn) / sqrt((sp + sn) * (sp + sn) + p->alpha);
+        }
     }
     double x = pos + neg;
     out->score = x / sqrt(x * x + p->alpha);
+    if (p->mean_of_sentences) out->score = sentences ? sentence_sum / (double)sentences : 0.0;
     out->positive = pos;
     out->negative = -neg;
     out->matched = matched;

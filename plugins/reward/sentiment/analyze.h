@@ -32,13 +32,16 @@ typedef struct sent_params {
     double contrast_before;  /* weight of a clause before "but" */
     double contrast_after;   /* weight of the clause after "but" */
     double exclaim;          /* added magnitude per '!' (at most three count) */
+    int mean_of_sentences;   /* score = mean over sentences of each one's squashed sum,
+                                instead of the squashed sum over the whole text */
 } sent_params;
 
 /* The defaults documented in sentiment.c. */
 void sent_params_default(sent_params *p);
 
 typedef struct sent_result {
-    double score;     /* x / sqrt(x^2 + alpha), in (-1, 1); 0 when nothing matched */
+    double score;     /* x / sqrt(x^2 + alpha), in (-1, 1); 0 when nothing matched
+                         (or the mean of that over sentences, see sent_params) */
     double positive;  /* sum of the positive contributions */
     double negative;  /* sum of the magnitudes of the negative contributions */
     size_t matched;   /* lexicon words and phrases found */

@@ -28,6 +28,9 @@
  *   contrast_before  number in [0, 1]    default 0.5  weight before "but"
  *   contrast_after   number in [1, 3]    default 1.5  weight after "but"
  *   exclaim          number in [0, 2]    default 0.3  per '!' (up to three)
+ *   aggregate        "sum" | "mean"      default "sum": squash the sum over the whole
+ *                             text, or average the squashed sums of its sentences
+ *                             (long texts then do not saturate at +-1)
  *   model            instance {"rlaif_handle": N}     default none
  *   model_scale      number > 0          default 1
  *   model_batch      integer 1..4096     default 32   texts per model forward
@@ -116,8 +119,10 @@ static rlaif_status sentiment_create(const rlaif_host *host, const char *config,
 {
     static const char *const keys[] = {"lexicon", "format", "words", "alpha", "negation_scope",
                                        "negation_factor", "contrast_before", "contrast_after",
-                                       "exclaim", "model", "model_scale", "model_batch", NULL};
+                                       "exclaim", "aggregate", "model", "model_scale", "model_batch",
+                                       NULL};
     static const char *const formats[] = {"auto", "afinn", "vader", NULL};
+    static const char *const aggregates[] = {"sum", "mean", NULL};
     *out = NULL;
     sentiment_reward *self = calloc(1, sizeof *self);
     if (!self || sent_lexicon_init(&self->lex) != 0) {
@@ -140,6 +145,7 @@ static rlaif_status sentiment_create(const rlaif_host *host, const char *config,
     p->contrast_before = pconfig_number(&c, "contrast_before", p->contrast_before, 0, 1);
     p->contrast_after = pconfig_number(&c, "contrast_after", p->contrast_after, 1, 3);
     p->exclaim = pconfig_number(&c, "exclaim", p->exclaim, 0, 2);
+    p->mean_of_sentences = pconfig_enum(&c, "aggregate", "sum", aggregates) == 1;
     uint64_t model = pconfig_handle(&c, "model", 0);
     self->model_scale = pconfig_number(&c, "model_scale", 1.0, 1e-6, 1e6);
     size_t model_batch = (size_t)pconfig_int(&c, "model_batch", 32, 1, 4096);
