@@ -5,6 +5,7 @@
 #include "pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #if defined(__x86_64__)
@@ -127,5 +128,12 @@ void tf_pool_run(tf_pool *p, size_t n_tasks, tf_task_fn fn, void *ctx)
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     drain(p, 0);
-    while (atomic_load_explicit(&p->busy, memory_order_acquire) > 0) CPU_RELAX();
+    /* Spin briefly (the others usually finish within microseconds), then
+     * yield so a worker that lost its core on a busy machine can run. */
+    for (unsigned spins = 0; atomic_load_explicit(&p->busy, memory_order_acquire) > 0; spins++) {
+        if (spins < 4096)
+            CPU_RELAX();
+        else
+            sched_yield();
+    }
 }
