@@ -167,6 +167,18 @@ START_TEST(prefers_the_kinder_story)
     printf("stories260K: largest difference between batched and single comparisons %.3g\n",
            max_batch_dev);
     ck_assert(max_batch_dev < 1e-4);
+
+    /* Both orders of every pair inside one batch: exact as well (the
+     * labeler evaluates a repeated question once). */
+    rlaif_compare_req both[2 * MAX_PAIRS];
+    rlaif_compare_result both_res[2 * MAX_PAIRS];
+    for (size_t i = 0; i < n_pairs; i++) {
+        both[2 * i] = swapped[i];
+        both[2 * i + 1] = (rlaif_compare_req){swapped[i].prompt, swapped[i].b, swapped[i].a, swapped[i].seed};
+    }
+    ck_assert_int_eq(g.lv->compare(g.lself, 2 * n_pairs, both, both_res, err, sizeof err), RLAIF_OK);
+    for (size_t i = 0; i < n_pairs; i++)
+        ck_assert_msg(both_res[2 * i].p_a == 1.0 - both_res[2 * i + 1].p_a, "pair %zu in one batch", i);
     lt_fixture_free(&g);
     lt_fixture_free(&f);
 }

@@ -12,8 +12,12 @@
  *
  * Both modes evaluate each pair in its canonical order (the byte-wise
  * smaller response is "x") so that compare(a, b) = 1 − compare(b, a)
- * exactly (see lab_pair_combine).
+ * exactly (see lab_pair_combine).  Requests that ask the same canonical
+ * question (same prompt, pair and principle, in either order) within one
+ * call are evaluated once and share the model's numbers, so the equality
+ * also holds inside a batch whose model is not batch-invariant.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,21 +27,52 @@
 /* What one request needs beyond its text. */
 typedef struct pair_plan {
     size_t principle;
+    const char *prompt;
     const char *x, *y;   /* canonical order */
     int a_is_x;
     int tie;             /* a and b are the same text: p = 1/2, no model call */
+    uint64_t key;        /* hash of (prompt, x, y, principle) */
+    size_t same_as;      /* first request asking the same question, or NONE */
+    size_t slot;         /* index among the evaluated questions */
 } pair_plan;
 
-static void plan_pairs(llm_labeler *L, size_t n, const rlaif_compare_req *reqs, pair_plan *plan)
+#define NONE SIZE_MAX
+
+static uint64_t fnv1a(uint64_t h, const char *s)
 {
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001B3ull;
+    return (h ^ 0xFF) * 0x100000001B3ull; /* a separator, so ("ab","c") != ("a","bc") */
+}
+
+static int same_question(const pair_plan *p, const pair_plan *q)
+{
+    return p->key == q->key && p->principle == q->principle && strcmp(p->x, q->x) == 0 &&
+           strcmp(p->y, q->y) == 0 && strcmp(p->prompt, q->prompt) == 0;
+}
+
+/* Draws principles, orders each pair canonically and links duplicates.
+ * Returns the number of distinct questions that need the model. */
+static size_t plan_pairs(llm_labeler *L, size_t n, const rlaif_compare_req *reqs, pair_plan *plan)
+{
+    size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         const rlaif_compare_req *r = &reqs[i];
-        plan[i].principle = llm_pick_principle(L, llm_request_seed(L, r->seed), 0);
-        plan[i].a_is_x = lab_canonical_first(r->a, r->b);
-        plan[i].x = plan[i].a_is_x ? r->a : r->b;
-        plan[i].y = plan[i].a_is_x ? r->b : r->a;
-        plan[i].tie = strcmp(r->a, r->b) == 0;
+        pair_plan *p = &plan[i];
+        p->principle = llm_pick_principle(L, llm_request_seed(L, r->seed), 0);
+        p->prompt = r->prompt;
+        p->a_is_x = lab_canonical_first(r->a, r->b);
+        p->x = p->a_is_x ? r->a : r->b;
+        p->y = p->a_is_x ? r->b : r->a;
+        p->tie = strcmp(r->a, r->b) == 0;
+        p->key = fnv1a(fnv1a(fnv1a(0xCBF29CE484222325ull ^ p->principle, p->prompt), p->x), p->y);
+        p->same_as = NONE;
+        p->slot = NONE;
+        if (p->tie) continue;
+        for (size_t j = 0; j < i && p->same_as == NONE; j++)
+            if (!plan[j].tie && plan[j].same_as == NONE && same_question(p, &plan[j])) p->same_as = j;
+        p->slot = p->same_as == NONE ? m++ : plan[p->same_as].slot;
     }
+    return m;
 }
 
 static void answer(llm_labeler *L, const pair_plan *pl, double px_first, double px_second,
@@ -108,14 +143,14 @@ static rlaif_status compare_instruct(llm_labeler *L, size_t n, const rlaif_compa
         st = rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
     size_t m = 0;
     for (size_t i = 0; i < n && !st; i++) {
-        if (plan[i].tie) continue;
+        if (plan[i].tie || plan[i].same_as != NONE) continue;
         for (int order = 0; order < 2 && !st; order++) {
             sbuf b;
             sbuf_init(&b);
             const char *first = order ? plan[i].y : plan[i].x;
             const char *second = order ? plan[i].x : plan[i].y;
             st = lab_prompt_compare(&pp, plan[i].principle, reqs[i].prompt, first, second, L->cot,
-                                  &b, err, errlen);
+                                    &b, err, errlen);
             texts[2 * m + (size_t)order] = sbuf_take(&b);
             if (!st && !texts[2 * m + (size_t)order])
                 st = rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
@@ -129,17 +164,17 @@ static rlaif_status compare_instruct(llm_labeler *L, size_t n, const rlaif_compa
                             err, errlen);
     const char *labels[2] = {L->con->choices[0], L->con->choices[1]};
     if (!st) st = llm_label_loglik(L, 2 * m, (const char *const *)texts, 2, labels, ll, err, errlen);
-    for (size_t k = 0; k < m && !st; k++) {
-        size_t i = active[k];
+    for (size_t i = 0; i < n && !st; i++) {
+        if (plan[i].tie) continue;
+        size_t k = plan[i].slot;
         const double *l1 = ll + 4 * k, *l2 = ll + 4 * k + 2;
         double px_first = lab_softmax2(l1[0], l1[1]);  /* x shown as the first choice */
         double px_second = lab_softmax2(l2[1], l2[0]); /* x shown as the second choice */
         answer(L, &plan[i], px_first, px_second, 1, &results[i]);
         if (L->cot) {
             /* The rationale of the order in which `a` was shown first. */
-            size_t which = 2 * k + (plan[i].a_is_x ? 0 : 1);
-            results[i].rationale = llm_results_keep(L, rationales[which]);
-            rationales[which] = NULL;
+            const char *r = rationales[2 * k + (plan[i].a_is_x ? 0 : 1)];
+            results[i].rationale = llm_results_keep(L, strdup(r ? r : ""));
             if (!results[i].rationale)
                 st = rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
         }
@@ -208,7 +243,7 @@ static rlaif_status compare_probe(llm_labeler *L, size_t n, const rlaif_compare_
         st = rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
     size_t m = 0;
     for (size_t i = 0; i < n && !st; i++) {
-        if (plan[i].tie) continue;
+        if (plan[i].tie || plan[i].same_as != NONE) continue;
         for (int c = 0; c < 2; c++) {
             prompts[2 * m + (size_t)c] = reqs[i].prompt;
             cands[2 * m + (size_t)c] = c ? plan[i].y : plan[i].x;
@@ -217,8 +252,9 @@ static rlaif_status compare_probe(llm_labeler *L, size_t n, const rlaif_compare_
         active[m++] = i;
     }
     if (!st) st = llm_probe_margins(L, 2 * m, prompts, cands, principle, margin, err, errlen);
-    for (size_t k = 0; k < m && !st; k++) {
-        size_t i = active[k];
+    for (size_t i = 0; i < n && !st; i++) {
+        if (plan[i].tie) continue;
+        size_t k = plan[i].slot;
         double scale = lab_constitution_probe(L->con, plan[i].principle)->scale;
         double px = lab_sigmoid(scale * (margin[2 * k] - margin[2 * k + 1]));
         answer(L, &plan[i], px, px, 0, &results[i]);
@@ -245,10 +281,6 @@ rlaif_status llm_compare(void *self, size_t n, const rlaif_compare_req *reqs,
     }
     pair_plan *plan = malloc(n * sizeof *plan);
     if (!plan) return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
-    plan_pairs(L, n, reqs, plan);
-    /* Ties need no model: both orders are the same question. */
-    for (size_t i = 0; i < n; i++)
-        if (plan[i].tie) answer(L, &plan[i], 0.5, 0.5, 0, &results[i]);
     /* A NULL prompt reads as empty. */
     int null_prompt = 0;
     for (size_t i = 0; i < n; i++) null_prompt |= reqs[i].prompt == NULL;
@@ -265,6 +297,10 @@ rlaif_status llm_compare(void *self, size_t n, const rlaif_compare_req *reqs,
         }
         reqs = fixed;
     }
+    plan_pairs(L, n, reqs, plan);
+    /* Ties need no model: both orders are the same question. */
+    for (size_t i = 0; i < n; i++)
+        if (plan[i].tie) answer(L, &plan[i], 0.5, 0.5, 0, &results[i]);
     rlaif_status st = L->mode == LAB_MODE_PROBE
                           ? compare_probe(L, n, reqs, plan, results, err, errlen)
                           : compare_instruct(L, n, reqs, plan, results, err, errlen);
