@@ -224,6 +224,31 @@ START_TEST(test_lexicon_formats)
     ck_assert(test_reward_open(&r, "sentiment", "{\"lexicon\": \"/nonexistent/lex.tsv\"}", err,
                                sizeof err) != RLAIF_OK);
     ck_assert_msg(strstr(err, "/nonexistent/lex.tsv"), "%s", err);
+
+    /* random files: either they load or the message names file and line */
+    uint64_t x = 0x2545F4914F6CDD1Dull;
+    static const char alphabet[] = "ab \t\t\n-1.5 4[]#\xc3\xa9x";
+    for (int round = 0; round < 60; round++) {
+        char junk[400];
+        size_t n = 1 + (size_t)(round * 7 % 399);
+        for (size_t i = 0; i < n; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            junk[i] = alphabet[x % (sizeof alphabet - 1)];
+        }
+        junk[n] = 0;
+        write_file(afinn, junk);
+        snprintf(cfg, sizeof cfg, "{\"lexicon\": \"%s\", \"format\": \"%s\"}", afinn,
+                 round % 3 == 0 ? "auto" : round % 3 == 1 ? "afinn" : "vader");
+        err[0] = 0;
+        if (test_reward_open(&r, "sentiment", cfg, err, sizeof err) == RLAIF_OK) {
+            ck_assert(isfinite(score1(cfg, junk)));
+            test_reward_close(&r);
+        } else {
+            ck_assert_msg(strstr(err, afinn) != NULL, "%s", err);
+        }
+    }
     unlink(afinn);
     unlink(vader);
 }

@@ -171,6 +171,10 @@ static const char *const month_preps[] = {
     "in", "of", "on", "since", "until", "till", "by", "last", "next", "early", "late", "mid",
     "from", "this", "every", "through", "during", "before", "after", "throughout", NULL};
 
+static const char *const months[] = {"January", "February", "March", "April", "May", "June",
+                                     "July", "August", "September", "October", "November",
+                                     "December", NULL};
+
 /* Verbs after a sentence-initial ambiguous name that mark a person: "Will
  * said", "Rose smiled". */
 static const char *const person_verbs[] = {
@@ -286,6 +290,9 @@ static int ambiguous_is_person(const ctx *c, size_t k)
     const nword *x = &c->w[k];
     if (k + 1 < c->n && !x->break_after && surname_like(c, k + 1)) return 1; /* Bill Gates */
     if (prev_word_in(c, k, month_preps)) return 0;           /* in May */
+    if (k >= 2 && !x->initial && in_list(c->t, &c->w[k - 2], months, 0) &&
+        (idx_is(c, k - 1, "and", 0) || idx_is(c, k - 1, "or", 0) || idx_is(c, k - 1, "to", 0)))
+        return 0;                                             /* May and June */
     if (k + 1 < c->n && c_digit(at(c->t, c->w[k + 1].start))) return 0;
     if (k + 1 < c->n && c->t->s[x->end] == ' ' && c_digit(at(c->t, x->end + 1))) return 0; /* May 5 */
     if (prev_word_in(c, k, articles)) return 0;
