@@ -243,6 +243,145 @@ START_TEST(test_plugin_config_errors)
 }
 END_TEST
 
+/* Value and score heads: the plugin's outputs are the heads applied to the
+ * engine's final hidden states; values are causal (a prefix gets the same
+ * values); the heads are initialised from the seed. */
+START_TEST(test_heads)
+{
+    char cfg[1024], err[512] = "";
+    snprintf(cfg, sizeof cfg,
+             "{\"path\": \"%s/golden/llama_tiny\", \"value_head\": true, \"score_head\": true, "
+             "\"seed\": 5}", mu_shared_dir());
+    rlc_instance *in = mu_model(cfg);
+    const rlaif_model_vtable *vt = mu_vt(in);
+    void *self = rlc_instance_self(in);
+    rlaif_model_info info = {.struct_size = sizeof info};
+    ck_assert_int_eq(vt->info(self, &info), RLAIF_OK);
+    ck_assert_int_eq(info.has_value_head, 1);
+    ck_assert_int_eq(info.has_score_head, 1);
+    int32_t a[12] = {1, 5, 9, 30, 2, 7, 100, 4, 3, 8, 11, 12};
+    const int32_t *ids[2] = {a, a};
+    size_t len[2] = {12, 7};
+    rlaif_seqs s = {.struct_size = sizeof s, .n = 2, .ids = ids, .len = len};
+    float val[19], score[2];
+    rlaif_outputs o = {.struct_size = sizeof o, .values = val, .score = score};
+    ck_assert_msg(vt->forward(self, &s, RLAIF_OUT_VALUES | RLAIF_OUT_SCORE | RLAIF_OUT_KEEP, 1.0f,
+                              &o, err, sizeof err) == RLAIF_OK, "%s", err);
+    for (int t = 0; t < 7; t++) ck_assert_float_eq_tol(val[12 + t], val[t], 1e-5f);
+
+    tf_model *m = NULL;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/golden/llama_tiny", mu_shared_dir());
+    ck_assert_int_eq(tf_model_load_hf(dir, 1, 1, 5, &m, err, sizeof err), RLAIF_OK);
+    tf_engine e;
+    ck_assert_int_eq(tf_engine_init(&e, m, 1, err, sizeof err), RLAIF_OK);
+    ck_assert_int_eq(tf_forward(&e, 2, ids, len, 0, NULL, err, sizeof err), RLAIF_OK);
+    size_t D = (size_t)m->cfg.dim;
+    float vb = m->w.value_b[0];
+    ck_assert_float_eq(vb, 0.0f);
+    double norm_w = 0;
+    for (size_t i = 0; i < D; i++) norm_w += m->w.value_w[i] * m->w.value_w[i];
+    ck_assert_msg(norm_w > 0, "value head left at zero");
+    for (int t = 0; t < 19; t++) {
+        double v = vb;
+        for (size_t i = 0; i < D; i++) v += (double)e.acts.xf[t * D + i] * m->w.value_w[i];
+        ck_assert_float_eq_tol(val[t], v, 1e-5);
+    }
+    for (int b = 0; b < 2; b++) {
+        size_t last = b == 0 ? 11 : 18;
+        double sc = 0;
+        for (size_t i = 0; i < D; i++) sc += (double)e.acts.xf[last * D + i] * m->w.score_w[i];
+        ck_assert_float_eq_tol(score[b], sc, 1e-5);
+    }
+    tf_engine_free(&e);
+    tf_model_free(m);
+    rlc_instance_unref(in);
+}
+END_TEST
+
+/* The same checkpoint stored as F16 and as BF16 loads and gives logits
+ * close to the F32 reference (within the formats' precision). */
+static void convert_checkpoint(const char *dst_dir, int bf16)
+{
+    char src[4096], path[4200], err[512];
+    snprintf(src, sizeof src, "%s/golden/llama_tiny/model.safetensors", mu_shared_dir());
+    st_file f;
+    ck_assert_int_eq(st_open(&f, src, err, sizeof err), RLAIF_OK);
+    size_t cap = 1 << 16, o = 0, off = 0;
+    char *h = malloc(cap);
+    o += (size_t)snprintf(h, cap, "{");
+    for (size_t i = 0; i < f.n; i++) {
+        const st_tensor *t = &f.t[i];
+        o += (size_t)snprintf(h + o, cap - o, "%s\"%s\":{\"dtype\":\"%s\",\"shape\":[%lld",
+                              i ? "," : "", t->name, bf16 ? "BF16" : "F16", (long long)t->shape[0]);
+        if (t->ndim == 2) o += (size_t)snprintf(h + o, cap - o, ",%lld", (long long)t->shape[1]);
+        o += (size_t)snprintf(h + o, cap - o, "],\"data_offsets\":[%zu,%zu]}", off, off + 2 * t->numel);
+        off += 2 * t->numel;
+    }
+    o += (size_t)snprintf(h + o, cap - o, "}");
+    snprintf(path, sizeof path, "%s/model.safetensors", dst_dir);
+    FILE *out = fopen(path, "wb");
+    uint8_t le[8];
+    for (int i = 0; i < 8; i++) le[i] = (uint8_t)((uint64_t)o >> (8 * i));
+    fwrite(le, 1, 8, out);
+    fwrite(h, 1, o, out);
+    for (size_t i = 0; i < f.n; i++) {
+        float *x = mu_tensor(&f, f.t[i].name, NULL);
+        for (size_t k = 0; k < f.t[i].numel; k++) {
+            uint32_t bits;
+            memcpy(&bits, &x[k], 4);
+            uint16_t v;
+            if (bf16) {
+                v = (uint16_t)((bits + 0x7fff + ((bits >> 16) & 1)) >> 16); /* round to nearest even */
+            } else {
+                /* normal-range values only (weights here are small but not tiny) */
+                uint32_t sign = (bits >> 16) & 0x8000;
+                int ex = (int)((bits >> 23) & 0xff) - 127 + 15;
+                uint32_t man = bits & 0x7fffff;
+                if (ex <= 0) v = (uint16_t)sign;
+                else v = (uint16_t)(sign | (((uint32_t)ex << 10) + ((man + 0x1000) >> 13)));
+            }
+            fwrite(&v, 2, 1, out);
+        }
+        free(x);
+    }
+    fclose(out);
+    free(h);
+    st_close(&f);
+    snprintf(src, sizeof src, "cp %s/golden/llama_tiny/config.json %s/", mu_shared_dir(), dst_dir);
+    ck_assert_int_eq(system(src), 0);
+}
+
+START_TEST(test_half_precision_checkpoints)
+{
+    golden g;
+    golden_load(&g, "llama_tiny");
+    for (int bf16 = 0; bf16 < 2; bf16++) {
+        char *dir = mu_tempdir();
+        convert_checkpoint(dir, bf16);
+        tf_model *m = NULL;
+        char err[512];
+        ck_assert_msg(tf_model_load_hf(dir, 0, 0, 0, &m, err, sizeof err) == RLAIF_OK, "%s", err);
+        tf_engine e;
+        ck_assert_int_eq(tf_engine_init(&e, m, 1, err, sizeof err), RLAIF_OK);
+        const int32_t *ids[2] = {g.ids[0], g.ids[1]};
+        size_t len[2] = {24, 24}, V = (size_t)m->cfg.vocab_size;
+        ck_assert_int_eq(tf_forward(&e, 2, ids, len, 0, NULL, err, sizeof err), RLAIF_OK);
+        float *logits = malloc(48 * V * sizeof *logits);
+        tf_logits_rows(&e, logits, e.acts.xf, 48);
+        float worst = 0;
+        for (size_t i = 0; i < 48 * V; i++) worst = fmaxf(worst, fabsf(logits[i] - g.logits[i]));
+        ck_assert_msg(worst < (bf16 ? 0.02f : 0.002f) && worst > 0, "%s: logits differ by %g",                       bf16 ? "bf16" : "f16", worst);
+        free(logits);
+        tf_engine_free(&e);
+        tf_model_free(m);
+        mu_rmtree(dir);
+        free(dir);
+    }
+    golden_free(&g);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("model_golden");
@@ -254,6 +393,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_gpt2_plugin);
     tcase_add_test(tc, test_config_variants);
     tcase_add_test(tc, test_plugin_config_errors);
+    tcase_add_test(tc, test_heads);
+    tcase_add_test(tc, test_half_precision_checkpoints);
     suite_add_tcase(s, tc);
     return s;
 }
