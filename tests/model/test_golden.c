@@ -371,7 +371,8 @@ START_TEST(test_half_precision_checkpoints)
         tf_logits_rows(&e, logits, e.acts.xf, 48);
         float worst = 0;
         for (size_t i = 0; i < 48 * V; i++) worst = fmaxf(worst, fabsf(logits[i] - g.logits[i]));
-        ck_assert_msg(worst < (bf16 ? 0.02f : 0.002f) && worst > 0, "%s: logits differ by %g",                       bf16 ? "bf16" : "f16", worst);
+        ck_assert_msg(worst < (bf16 ? 0.02f : 0.002f) && worst > 0, "%s: logits differ by %g",
+                      bf16 ? "bf16" : "f16", worst);
         free(logits);
         tf_engine_free(&e);
         tf_model_free(m);
