@@ -210,7 +210,9 @@ rlaif_status tf_generate(tf_engine *e, size_t n, const int32_t *const *prompts, 
     if (n == 0 || p->max_new == 0) return RLAIF_OK;
     if (p->top_p <= 0 || p->top_k < 0 || !(p->temperature >= 0))
         return rlaif_errorf(err, errlen, RLAIF_E_INVALID,
-                            "generate: need temperature >= 0, top_k >= 0, top_p in (0, 1]");
+                            "generate: need temperature >= 0 (got %g), top_k >= 0 (got %d), "
+                            "top_p in (0, 1] with 1 = off (got %g)", (double)p->temperature,
+                            p->top_k, (double)p->top_p);
     size_t max_len = max_prompt + p->max_new < P ? max_prompt + p->max_new : P;
 
     tf_kv kv;

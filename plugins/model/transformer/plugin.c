@@ -389,6 +389,7 @@ static rlaif_status tf_forward_fn(void *self, const rlaif_seqs *seqs, uint32_t w
         return rlaif_errorf(err, errlen, RLAIF_E_INVALID,
                             WHO ": forward: an output asked for in `want` has a NULL array");
     in->kept = 0;
+    if (seqs->n == 0) return RLAIF_OK;
     int keep = (want & RLAIF_OUT_KEEP) != 0;
     st = tf_forward(&in->eng, seqs->n, seqs->ids, seqs->len, keep, NULL, err, errlen);
     if (st) return st;
@@ -419,6 +420,7 @@ static rlaif_status tf_next_logprobs(void *self, const rlaif_seqs *seqs, float *
     if (!out && seqs->n)
         return rlaif_errorf(err, errlen, RLAIF_E_INVALID, WHO ": next_logprobs: out is NULL");
     in->kept = 0;
+    if (seqs->n == 0) return RLAIF_OK;
     st = tf_forward(&in->eng, seqs->n, seqs->ids, seqs->len, 0, NULL, err, errlen);
     if (st) return st;
     tf_acts *a = &in->eng.acts;
