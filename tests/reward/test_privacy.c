@@ -294,6 +294,16 @@ START_TEST(test_details_offsets_and_escaping)
     ck_assert_int_eq(n, 3); /* name, email, ip */
     cJSON_Delete(root);
     test_reward_close(&r);
+
+    /* span_text false: offsets and types, no personal data in the details */
+    open_privacy(&r, "{\"span_text\": false}");
+    const char *texts[] = {"mail sofia@example.com"};
+    const char *details[1];
+    float reward;
+    ck_assert(test_reward_score(&r, 1, texts, &reward, NULL, details, err, sizeof err) ==
+              RLAIF_OK);
+    ck_assert_str_eq(details[0], "{\"spans\":[{\"type\":\"email\",\"start\":5,\"end\":22}]}");
+    test_reward_close(&r);
 }
 END_TEST
 

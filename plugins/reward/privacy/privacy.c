@@ -40,6 +40,9 @@
  *   types        array    the types to look for (default: all)
  *   max_penalty  number > 0   default 1: the penalty is capped here
  *   details      boolean  default true: fill details[] with the spans
+ *   span_text    boolean  default true: include each span's text in the
+ *                         details (false keeps the personal data itself out
+ *                         of logs and run directories: offsets and types only)
  *
  * Extra metrics: one count per type, named as the types.
  */
@@ -66,6 +69,7 @@ typedef struct privacy_reward {
     int enabled[PII_N_TYPES];
     double max_penalty;
     int details;
+    int span_text;
     /* per-call buffers, reused */
     span_list spans;
     nword *name_work;
@@ -152,8 +156,8 @@ static void privacy_destroy(void *vself)
 static rlaif_status privacy_create(const rlaif_host *host, const char *config, void **out,
                                    char *err, size_t errlen)
 {
-    static const char *const keys[] = {"names", "weights", "types", "max_penalty", "details",
-                                       NULL};
+    static const char *const keys[] = {"names",   "weights",   "types", "max_penalty",
+                                       "details", "span_text", NULL};
     *out = NULL;
     privacy_reward *self = calloc(1, sizeof *self);
     if (!self) return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, WHO ": out of memory");
@@ -169,6 +173,7 @@ static rlaif_status privacy_create(const rlaif_host *host, const char *config, v
     read_types(&c, self);
     self->max_penalty = pconfig_number(&c, "max_penalty", 1.0, 1e-9, 1e9);
     self->details = pconfig_bool(&c, "details", 1);
+    self->span_text = pconfig_bool(&c, "span_text", 1);
     pconfig_no_other_keys(&c, keys);
     rlaif_status st = c.failed ? RLAIF_E_INVALID : RLAIF_OK;
     char path[1024];
@@ -240,12 +245,15 @@ static int json_spans(privacy_reward *self, const char *text)
     for (size_t i = 0; i < self->spans.n; i++) {
         const pii_span *sp = &self->spans.v[i];
         char head[128];
-        int n = snprintf(head, sizeof head, "%s{\"type\":\"%s\",\"start\":%zu,\"end\":%zu,\"text\":\"",
+        int n = snprintf(head, sizeof head, "%s{\"type\":\"%s\",\"start\":%zu,\"end\":%zu",
                          i ? "," : "", pii_type_names[sp->type], sp->start, sp->end);
-        if (json_put(self, head, (size_t)n) ||
-            json_put_escaped(self, text + sp->start, sp->end - sp->start) ||
-            json_put(self, "\"}", 2))
+        if (json_put(self, head, (size_t)n)) return -1;
+        if (self->span_text &&
+            (json_put(self, ",\"text\":\"", 9) ||
+             json_put_escaped(self, text + sp->start, sp->end - sp->start) ||
+             json_put(self, "\"", 1)))
             return -1;
+        if (json_put(self, "}", 1)) return -1;
     }
     return json_put(self, "]}", 3); /* with the NUL */
 }
