@@ -27,7 +27,7 @@
  *
  * Measured on tests/reward/data, entity level (same type, overlapping span;
  * recomputed by tests/reward/test_privacy.c; details in docs/rewards.md):
- *   privacy_dev.jsonl       tuning set, 123 sentences   P 82/82 = 1.000  R 81/81 = 1.000
+ *   privacy_dev.jsonl       tuning set, 126 sentences   P 84/84 = 1.000  R 83/83 = 1.000
  *   privacy_labelled.jsonl  held out, 130 sentences     P 95/96 = 0.990  R 95/96 = 0.990
  *
  * Config keys:

@@ -315,6 +315,19 @@ static int initial_person_evidence(const ctx *c, size_t k)
 
 /* ===== The scanner ====================================================== */
 
+/* A lower-case word that is a given name or surname once capitalised
+ * (people type "my name is anna"); everyday-word names do not count. */
+static int lowercase_known_name(const scan_text *t, const rwc_wordmap *names, const nword *x)
+{
+    char buf[64];
+    size_t n = x->end - x->start;
+    if (n < 2 || n >= sizeof buf || !c_lower(t->s[x->start])) return 0;
+    memcpy(buf, t->s + x->start, n);
+    buf[0] = (char)(buf[0] - 'a' + 'A');
+    const rwc_word_entry *e = rwc_wordmap_get(names, buf, n);
+    return e && (e->flags & (NAME_FIRST | NAME_LAST)) && !(e->flags & (NAME_WORD | NAME_WORD_LAST));
+}
+
 static void add_name(const ctx *c, span_list *out, size_t from, size_t to)
 {
     spans_add(out, PII_NAME, c->w[from].start, c->w[to].end);
@@ -331,6 +344,11 @@ static void scan_window(const scan_text *t, const rwc_wordmap *names, nword *w, 
     ctx c = {t, w, n};
     for (size_t k = 0; k < n; k++) {
         const nword *x = &w[k];
+        if (!x->cap && strong_cue(&c, k) && lowercase_known_name(t, names, x) &&
+            !spans_overlap(out, x->start, x->end)) {
+            add_name(&c, out, k, k); /* "my name is anna" */
+            continue;
+        }
         if (!x->cap || spans_overlap(out, x->start, x->end)) continue;
         /* a title: the following capitalised words are a name */
         if (in_list(t, x, titles, 0) && k + 1 < n && w[k + 1].cap &&
