@@ -222,6 +222,50 @@ END_TEST
 START_TEST(test_gpt2_value_score_fd) { check_heads_fd("gpt2_tiny", 1); }
 END_TEST
 
+/* Train only layer 1 and the final norm: their gradients equal the
+ * golden ones, every frozen gradient stays zero (layer 0 and the
+ * embeddings are not even visited). */
+START_TEST(test_frozen_view)
+{
+    fixture f;
+    rd_file g;
+    fixture_open(&f, "llama_tiny", 0, 2, &g);
+    uint8_t *frozen = calloc(f.m->n_tab, 1);
+    for (size_t i = 0; i < f.m->n_tab; i++)
+        frozen[i] = !strstr(f.m->tab[i].name, "layers.1.") && strcmp(f.m->tab[i].name, "model.norm.weight");
+    tf_weights gv;
+    char err[256];
+    ck_assert_int_eq(tf_train_grad_view(f.m, frozen, &gv, err, sizeof err), RLAIF_OK);
+    ck_assert_ptr_null(gv.tok_emb);
+    ck_assert_ptr_null(gv.layers[0].wqkv);
+    ck_assert_ptr_nonnull(gv.layers[1].wqkv);
+    forward(&f);
+    float *dlp = tu_zeros(f.T);
+    for (size_t t = 0; t < f.T; t++) dlp[t] = -1.0f / (float)(f.T - f.n);
+    rlaif_outputs d = {.struct_size = sizeof d, .logprobs = dlp};
+    tf_bwd_ws ws = {0};
+    memset(f.m->grads, 0, f.m->n_params * sizeof(float));
+    ck_assert_int_eq(tf_train_backward(&f.e, &gv, &d, 1.0f, &ws, err, sizeof err), RLAIF_OK);
+    for (size_t i = 0; i < f.m->n_tab; i++) {
+        const tf_param *p = &f.m->tab[i];
+        if (frozen[i]) {
+            ck_assert_msg(tu_max_abs(f.m->grads + p->offset, p->numel) == 0.0f, "%s moved", p->name);
+            continue;
+        }
+        char name[160];
+        snprintf(name, sizeof name, "grad.%s", p->name);
+        float *want = rd_get_f32(&g, name, NULL);
+        ck_assert(tu_rel_err(f.m->grads + p->offset, want, p->numel, 1e-12) < 1e-4);
+        free(want);
+    }
+    tf_weights_free(&gv);
+    tf_bwd_ws_free(&ws);
+    free(dlp), free(frozen);
+    rd_close(&g);
+    fixture_close(&f);
+}
+END_TEST
+
 START_TEST(test_errors)
 {
     fixture f;
@@ -261,6 +305,7 @@ static Suite *engine_bwd_suite(void)
     tcase_add_test(tc, test_gpt2_logprob_entropy_fd);
     tcase_add_test(tc, test_llama_value_score_fd);
     tcase_add_test(tc, test_gpt2_value_score_fd);
+    tcase_add_test(tc, test_frozen_view);
     tcase_add_test(tc, test_errors);
     suite_add_tcase(s, tc);
     return s;

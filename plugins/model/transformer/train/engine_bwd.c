@@ -307,6 +307,75 @@ static void layer_bwd(tf_engine *e, size_t l, const tf_layer *G, tf_bwd_ws *ws)
 
 /* ===== Entry ============================================================ */
 
+/* Lowest layer whose parameters (or anything below: embeddings) need a
+ * gradient; the backward stops there.  -1: the embeddings need one. */
+static long lowest_trainable(const tf_weights *g, int n_layers)
+{
+    if (g->tok_emb || g->pos_emb) return -1;
+    for (int l = 0; l < n_layers && g->layers; l++) {
+        const tf_layer *G = &g->layers[l];
+        if (G->ln1_w || G->ln1_b || G->wqkv || G->bqkv || G->wo || G->bo || G->ln2_w ||
+            G->ln2_b || G->w_up || G->b_up || G->w_down || G->b_down)
+            return l;
+    }
+    return n_layers; /* only the final norm or heads */
+}
+
+/* Points *view at `ptr` when any unfrozen tab entry lies in [ptr, ptr+n). */
+static void view_if_trainable(const tf_model *m, const uint8_t *frozen, float *ptr, size_t n,
+                              float **view)
+{
+    if (!ptr) return;
+    size_t lo = (size_t)(ptr - m->grads), hi = lo + n;
+    for (size_t i = 0; i < m->n_tab; i++)
+        if (m->tab[i].offset >= lo && m->tab[i].offset < hi && !(frozen && frozen[i])) {
+            *view = ptr;
+            return;
+        }
+}
+
+rlaif_status tf_train_grad_view(const tf_model *m, const uint8_t *frozen, tf_weights *g,
+                                char *err, size_t errlen)
+{
+    memset(g, 0, sizeof *g);
+    if (!m->grads)
+        return rlaif_errorf(err, errlen, RLAIF_E_STATE, "backward: gradients not allocated");
+    g->layers = calloc((size_t)m->cfg.n_layers, sizeof *g->layers);
+    if (!g->layers) return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, "backward: out of memory");
+    const tf_config *c = &m->cfg;
+    size_t D = (size_t)c->dim, F = (size_t)c->hidden_dim, Q = tf_qkv_dim(c), V = (size_t)c->vocab_size;
+    size_t HD = (size_t)c->n_heads * (size_t)c->head_dim, UP = c->arch == TF_GPT2 ? F : 2 * F;
+    const tf_weights *s = &m->g;
+    view_if_trainable(m, frozen, s->tok_emb, V * D, &g->tok_emb);
+    view_if_trainable(m, frozen, s->pos_emb, (size_t)c->max_seq_len * D, &g->pos_emb);
+    view_if_trainable(m, frozen, s->lnf_w, D, &g->lnf_w);
+    view_if_trainable(m, frozen, s->lnf_b, D, &g->lnf_b);
+    view_if_trainable(m, frozen, s->value_w, D, &g->value_w);
+    view_if_trainable(m, frozen, s->value_b, 1, &g->value_b);
+    view_if_trainable(m, frozen, s->score_w, D, &g->score_w);
+    if (c->tied)
+        g->lm_head = g->tok_emb;
+    else
+        view_if_trainable(m, frozen, s->lm_head, V * D, &g->lm_head);
+    for (int l = 0; l < c->n_layers; l++) {
+        const tf_layer *S = &s->layers[l];
+        tf_layer *G = &g->layers[l];
+        view_if_trainable(m, frozen, S->ln1_w, D, &G->ln1_w);
+        view_if_trainable(m, frozen, S->ln1_b, D, &G->ln1_b);
+        view_if_trainable(m, frozen, S->wqkv, Q * D, &G->wqkv);
+        view_if_trainable(m, frozen, S->bqkv, Q, &G->bqkv);
+        view_if_trainable(m, frozen, S->wo, HD * D, &G->wo);
+        view_if_trainable(m, frozen, S->bo, D, &G->bo);
+        view_if_trainable(m, frozen, S->ln2_w, D, &G->ln2_w);
+        view_if_trainable(m, frozen, S->ln2_b, D, &G->ln2_b);
+        view_if_trainable(m, frozen, S->w_up, UP * D, &G->w_up);
+        view_if_trainable(m, frozen, S->b_up, F, &G->b_up);
+        view_if_trainable(m, frozen, S->w_down, F * D, &G->w_down);
+        view_if_trainable(m, frozen, S->b_down, D, &G->b_down);
+    }
+    return RLAIF_OK;
+}
+
 rlaif_status tf_train_backward(tf_engine *e, const tf_weights *g, const rlaif_outputs *d,
                                float temperature, tf_bwd_ws *ws, char *err, size_t errlen)
 {
@@ -326,10 +395,12 @@ rlaif_status tf_train_backward(tf_engine *e, const tf_weights *g, const rlaif_ou
     zero(ws->dres, T * D);
     norm_bwd(c, ws->dres, g->lnf_w, g->lnf_b, ws->dxf, a->x_out, e->m->w.lnf_w, a->meanf, a->rstdf,
              T);
-    for (size_t l = (size_t)c->n_layers; l-- > 0;) {
+    long stop = lowest_trainable(g, c->n_layers);
+    for (long l = (long)c->n_layers - 1; l >= 0 && l >= stop; l--) {
         static const tf_layer none;
-        layer_bwd(e, l, g->layers ? &g->layers[l] : &none, ws);
+        layer_bwd(e, (size_t)l, g->layers ? &g->layers[l] : &none, ws);
     }
+    if (stop >= 0) return RLAIF_OK; /* nothing below needs a gradient */
     if (g->tok_emb) embedding_backward(g->tok_emb, ws->dres, a->ids, T, D);
     if (g->pos_emb && c->arch == TF_GPT2) posembed_backward(g->pos_emb, ws->dres, a->pos, T, D);
     return RLAIF_OK;

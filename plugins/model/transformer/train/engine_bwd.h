@@ -20,6 +20,7 @@
 #define RLAIF_TRAIN_ENGINE_BWD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "forward.h"
 #include "model.h"
@@ -54,5 +55,16 @@ void tf_bwd_ws_free(tf_bwd_ws *ws);
  * when d asks for a head the model does not have, RLAIF_E_NOMEM. */
 rlaif_status tf_train_backward(tf_engine *e, const tf_weights *g, const rlaif_outputs *d,
                                float temperature, tf_bwd_ws *ws, char *err, size_t errlen);
+
+/* A gradient view over m->grads for training only some tensors: a member
+ * points into m->grads when any tensor of m->tab it covers has
+ * frozen[i] == 0 (a fused matrix such as q|k|v is one member: freezing only
+ * part of it still computes its whole gradient, and the optimizer table
+ * from tf_adamw_tensors with the same mask leaves the frozen rows alone).
+ * Layers below the lowest trainable tensor are not even visited by the
+ * backward.  g->layers is allocated here (tf_weights_free).  m->grads must
+ * be allocated. */
+rlaif_status tf_train_grad_view(const tf_model *m, const uint8_t *frozen, tf_weights *g,
+                                char *err, size_t errlen);
 
 #endif
