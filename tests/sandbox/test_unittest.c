@@ -273,8 +273,11 @@ START_TEST(test_hostile_code_is_contained)
     float rewards[16], metrics[16 * N_METRICS];
     const char *details[16];
     score(&r, s, n, rewards, metrics, details);
+    /* Degraded mode (no namespaces) has the host's network and cannot hold
+     * daemons: docs/sandbox.md.  Full mode is what CI runs. */
+    int degraded = strstr(details[0], "\"degraded\":true") != NULL;
     for (size_t i = 0; i < n; i++) {
-        if (i == 6) continue;   /* the daemon's f() does return 1 */
+        if (i == 6 || (degraded && i == 3)) continue;   /* the daemon's f() does return 1 */
         ck_assert_msg(rewards[i] == 0.0f, "hostile sample %zu earned %g: %s", i, rewards[i],
                       details[i]);
     }
@@ -285,8 +288,7 @@ START_TEST(test_hostile_code_is_contained)
     ck_assert_msg(access(path, F_OK) != 0, "wrote %s", path);
     snprintf(path, sizeof path, "/usr/%s", file_marker);
     ck_assert_msg(access(path, F_OK) != 0, "wrote %s", path);
-    if (!sbx_namespaces_unavailable())
-        ck_assert_uint_eq(sbx_test_count_marked(daemon_marker), 0);
+    if (!degraded) ck_assert_uint_eq(sbx_test_count_marked(daemon_marker), 0);
 
     /* The host keeps running: the same instance still scores honest code. */
     sample ok = {"def add(a, b):\n    return a + b\n", PY_ADD_TESTS};

@@ -382,7 +382,11 @@ static int attempt(const sbx_spec *spec, const sbx_limits *lim, sbx_plan *plan, 
     fd_close(&f.res[1]), fd_close(&f.status[1]), fd_close(&f.go[1]);
     if (pid < 0) {
         fds_close_all(&f);
-        if (full) {
+        /* Refusals of policy mean namespaces will never work here; running
+         * out of processes or memory is this run's problem alone. */
+        int policy = clone_errno == EPERM || clone_errno == EINVAL || clone_errno == ENOSYS ||
+                     clone_errno == EUSERS || clone_errno == ENOSPC;
+        if (full && policy) {
             snprintf(r->note, sizeof r->note, "namespaces refused: %s", strerror(clone_errno));
             return ATTEMPT_RETRY_DEGRADED;
         }
