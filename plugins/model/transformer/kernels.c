@@ -137,13 +137,18 @@ void tf_matmul(tf_pool *pool, float *C, size_t ldc, const float *A, size_t lda, 
 static inline __attribute__((always_inline)) void rows_micro(float *Y, size_t ldy, const float *X,
                                                              size_t ldx, const float *W, size_t K,
                                                              const int MB, const int NR,
-                                                             int accumulate)
+                                                             int accumulate, const float *pf, int npf)
 {
     __m512 acc[4][4];
     for (int r = 0; r < NR; r++)
         for (int b = 0; b < MB; b++) acc[r][b] = _mm512_setzero_ps();
     size_t k = 0;
     for (; k + 16 <= K; k += 16) {
+        /* With several batch blocks, the passes after the first (which
+         * streams this weight block from memory) pull the next block's
+         * rows `pf`[0..npf) into cache while they compute. */
+        for (int r = 0; r < npf; r++)
+            _mm_prefetch((const char *)(pf + (size_t)r * K + k), _MM_HINT_T0);
         __m512 w[4];
         for (int r = 0; r < NR; r++) w[r] = _mm512_loadu_ps(W + (size_t)r * K + k);
         for (int b = 0; b < MB; b++) {
@@ -160,6 +165,23 @@ static inline __attribute__((always_inline)) void rows_micro(float *Y, size_t ld
             for (int r = 0; r < NR; r++) acc[r][b] = _mm512_fmadd_ps(w[r], x, acc[r][b]);
         }
     }
+    if (NR == 4) {
+        /* Four sums at once: fold 512 -> 256 bits, then a horizontal-add
+         * tree, one 128-bit store per batch row.  The tree is the same for
+         * every row and batch size, so results stay batch-independent. */
+        for (int b = 0; b < MB; b++) {
+            __m256 h[4];
+            for (int r = 0; r < 4; r++)
+                h[r] = _mm256_add_ps(_mm512_castps512_ps256(acc[r][b]),
+                                     _mm512_extractf32x8_ps(acc[r][b], 1));
+            __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(h[0], h[1]), _mm256_hadd_ps(h[2], h[3]));
+            __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+            float *y = Y + (size_t)b * ldy;
+            if (accumulate) s4 = _mm_add_ps(s4, _mm_loadu_ps(y));
+            _mm_storeu_ps(y, s4);
+        }
+        return;
+    }
     for (int b = 0; b < MB; b++)
         for (int r = 0; r < NR; r++) {
             float s = _mm512_reduce_add_ps(acc[r][b]);
@@ -169,10 +191,10 @@ static inline __attribute__((always_inline)) void rows_micro(float *Y, size_t ld
 }
 
 #define MICRO_CASE(mb, nr)                                                        \
-    case mb: rows_micro(Y, ldy, X, ldx, W, K, mb, nr, accumulate); break;
+    case mb: rows_micro(Y, ldy, X, ldx, W, K, mb, nr, accumulate, pf, npf); break;
 
 static void rows_block(float *Y, size_t ldy, const float *X, size_t ldx, const float *W,
-                       size_t K, int mb, int nr, int accumulate)
+                       size_t K, int mb, int nr, int accumulate, const float *pf, int npf)
 {
     if (nr == 4) {
         switch (mb) { MICRO_CASE(1, 4) MICRO_CASE(2, 4) MICRO_CASE(3, 4) MICRO_CASE(4, 4) }
@@ -183,8 +205,9 @@ static void rows_block(float *Y, size_t ldy, const float *X, size_t ldx, const f
 #else
 /* Portable fallback: the same loop order, one row pair at a time. */
 static void rows_block(float *Y, size_t ldy, const float *X, size_t ldx, const float *W,
-                       size_t K, int mb, int nr, int accumulate)
+                       size_t K, int mb, int nr, int accumulate, const float *pf, int npf)
 {
+    (void)pf, (void)npf;
     for (int b = 0; b < mb; b++)
         for (int r = 0; r < nr; r++) {
             float s = 0;
@@ -214,10 +237,15 @@ static void rows_task(void *ctx, size_t i, int thread)
     for (size_t n = n0; n < n1;) {
         int nr = n + 4 <= n1 ? 4 : 1;
         /* All batch rows against this block of weight rows while it is hot. */
-        for (size_t b = 0; b < j->M; b += 4) {
+        size_t nbb = (j->M + 3) / 4, per = nbb > 1 ? (4 + nbb - 2) / (nbb - 1) : 0;
+        for (size_t b = 0, bi = 0; b < j->M; b += 4, bi++) {
             int mb = j->M - b < 4 ? (int)(j->M - b) : 4;
+            /* Pass bi >= 1 prefetches next-block rows [(bi-1)*per, bi*per). */
+            size_t r0 = bi ? (bi - 1) * per : 4, r1 = bi * per < 4 ? bi * per : 4;
+            int npf = bi && n + 8 <= n1 && r0 < 4 ? (int)(r1 - r0) : 0;
+            const float *pf = npf ? j->W + (n + 4 + r0) * j->K : j->W;
             rows_block(j->Y + b * j->ldy + n, j->ldy, j->X + b * j->ldx, j->ldx, j->W + n * j->K,
-                       j->K, mb, nr, j->accumulate);
+                       j->K, mb, nr, j->accumulate, pf, npf);
         }
         n += (size_t)nr;
     }
