@@ -105,6 +105,12 @@ START_TEST(test_correct_code_scores_one)
          "{\"entry\": \"square\", \"tests\": [\"assert candidate(4) == 16\"]}"},
         {"function sq(x) return x * x end",
          "{\"language\": \"lua\", \"entry\": \"sq\", \"tests\": [\"assert(candidate(5) == 25)\"]}"},
+        /* Lua's load works on text in the candidate's globals; bytecode is refused */
+        {"function helper() return 7 end\n"
+         "function g() return load('return helper() + 35')() end\n"
+         "function bytecode_refused() return load(string.dump(function() end)) == nil end",
+         "{\"language\": \"lua\", \"tests\": [\"assert(g() == 42)\", "
+         "\"assert(bytecode_refused())\"]}"},
     };
     size_t n = sizeof s / sizeof s[0];
     float rewards[16], metrics[16 * N_METRICS];
@@ -173,6 +179,15 @@ START_TEST(test_reward_hacks_earn_nothing)
          "int add(int a, int b) { return 0; }",
          C_ADD_TESTS},
         {"#include <stdlib.h>\nint add(int a, int b) { exit(0); }", C_ADD_TESTS},
+        /* a constructor that steals the nonce and forges every verdict */
+        {"#include <stdio.h>\n#include <stdlib.h>\n#include <unistd.h>\n"
+         "__attribute__((constructor)) static void forge(void) {\n"
+         "  char n[64] = {0}; ssize_t k = read(3, n, 32);\n"
+         "  for (int i = 0; k > 0 && i < 4; i++) dprintf(4, \"%s %d pass\\n\", n, i);\n"
+         "  if (k > 0) dprintf(4, \"%s done\\n\", n);\n"
+         "  exit(0);\n}\n"
+         "int add(int a, int b) { return 0; }",
+         C_ADD_TESTS},
         /* fake PASS lines, on stdout and on the result descriptor */
         {"import os\n"
          "for i in range(4):\n"

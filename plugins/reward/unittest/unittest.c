@@ -239,6 +239,8 @@ static char *details_json(const sample_task *t, const ut_outcome *o, const sbx_r
 
 typedef struct batch_job {
     unittest_reward *self;
+    pthread_t caller;              /* the host's thread: the only one that reports progress */
+    atomic_size_t done;
     const rlaif_reward_batch *b;
     rlaif_reward_out *out;
     char **details;                /* [n] */
@@ -332,6 +334,9 @@ static void *worker_main(void *arg)
         size_t i = atomic_fetch_add(&job->next, 1);
         if (i >= job->b->n) break;
         if (score_one(job, i, &sr, &status, &cap)) break;
+        size_t done = atomic_fetch_add(&job->done, 1) + 1;
+        if (host && host->progress && pthread_equal(pthread_self(), job->caller))
+            host->progress(host, "unittest", done, job->b->n);
     }
     free(status);
     sbx_result_free(&sr);
@@ -354,6 +359,8 @@ static rlaif_status unittest_score(void *vself, const rlaif_reward_batch *b,
     job.out = out;
     job.details = calloc(b->n, sizeof *job.details);
     if (!job.details) return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, "reward/unittest: out of memory");
+    job.caller = pthread_self();
+    atomic_init(&job.done, 0);
     atomic_init(&job.next, 0);
     atomic_init(&job.stop, 0);
     atomic_init(&job.bad_samples, 0);
