@@ -1,7 +1,7 @@
 /*
  * test_tokenizer_hf.c — tokenizer.json against Hugging Face `tokenizers`:
  * the shared GPT-2 golden vectors, and reference ids made with the Rust
- * tokenizer (node bindings) for Qwen3, GPT-2, two sentencepiece-style
+ * tokenizer (node bindings) for Qwen3, GPT-2, three sentencepiece-style
  * files and twelve small variants covering every Split behaviour, Digits,
  * Whitespace, Metaspace with split, byte-level with a prefix space and
  * RoBERTa's post-processor, the normalizers and ignore_merges (see
@@ -104,7 +104,7 @@ END_TEST
 /* ===== Reference files made with HF tokenizers ========================== */
 
 static const char *const refs[] = {
-    "qwen3", "gpt2", "llama2style", "metaspace",
+    "qwen3", "gpt2", "llama2style", "metaspace", "llama2norm",
     /* small tokenizers for the pipeline parts the real ones do not use */
     "variants/bytelevel_prefix", "variants/metaspace_split",
     "variants/digits_whitespace", "variants/ignore_merges", "variants/normalizers",

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Writes two small sentencepiece-style tokenizer.json files built from the
+"""Writes three small sentencepiece-style tokenizer.json files built from the
 vocabulary of llama2.c's tok512.bin (MIT), to test the Llama-2 side of the
 tokenizer.json pipeline (Prepend/Replace normalizers, Metaspace, byte
-fallback, unk fusing, added tokens with lstrip/rstrip/single_word, the
+fallback, unk fusing, added tokens with lstrip/rstrip/single_word, added
+tokens matched in normalized text (llama2norm), the
 ByteFallback/Fuse/Strip/Replace/Metaspace decoders, a BOS template).
 
   python3 make_llama2style.py ../../../../shared/models/stories260K/tok512.bin
@@ -51,10 +52,13 @@ def build(pieces, variant):
         {'id': 514, 'content': 'cat', 'special': False, 'single_word': True},
         {'id': 515, 'content': '<mask>x', 'special': False},
     ]
+    if variant == 'normalized':
+        # Added tokens matched in normalized text (by their normalized form).
+        added.append({'id': 516, 'content': 'a b', 'special': False})
     for a in added:
         for k in ('single_word', 'lstrip', 'rstrip'):
             a.setdefault(k, False)
-        a['normalized'] = False
+        a['normalized'] = variant == 'normalized' and a['content'] != 'cat'
     model = {'type': 'BPE', 'dropout': None, 'unk_token': '<unk>',
              'continuing_subword_prefix': None, 'end_of_word_suffix': None,
              'fuse_unk': True, 'byte_fallback': True, 'ignore_merges': False, 'vocab': vocab}
@@ -66,7 +70,7 @@ def build(pieces, variant):
                          {'SpecialToken': {'id': '<s>', 'type_id': 1}},
                          {'Sequence': {'id': 'B', 'type_id': 1}}],
                 'special_tokens': {'<s>': {'id': '<s>', 'ids': [1], 'tokens': ['<s>']}}}
-    if variant == 'prepend':
+    if variant in ('prepend', 'normalized'):
         # Llama-2 as converted by transformers >= 4.40: string merges.
         model['merges'] = ['%s %s' % (m[3], m[4]) for m in merges]
         tok = {'normalizer': {'type': 'Sequence', 'normalizers': [
@@ -96,7 +100,8 @@ def build(pieces, variant):
 
 def main():
     pieces = read_tok512(sys.argv[1])
-    for variant, name in (('prepend', 'llama2style'), ('metaspace', 'metaspace')):
+    for variant, name in (('prepend', 'llama2style'), ('metaspace', 'metaspace'),
+                          ('normalized', 'llama2norm')):
         import os
         os.makedirs(name, exist_ok=True)
         with open(os.path.join(name, 'tokenizer.json'), 'w', encoding='utf-8') as f:

@@ -234,7 +234,8 @@ static int collect_tokens(dec *d, const int32_t *ids, size_t n, int skip_special
     const tokenizer *t = d->t;
     for (size_t i = 0; i < n; i++) {
         int32_t id = ids[i];
-        if (skip_special && (t->special[id] || id == t->bos || id == t->eos))
+        int special = t->added_str[id] ? t->skip[id] : t->special[id];
+        if (skip_special && special)
             continue;
         const char *s = t->added_str[id] ? t->added_str[id] : t->str[id];
         size_t len = t->added_str[id] ? strlen(s) : t->len[id];

@@ -1,11 +1,13 @@
 /*
  * tok_hf_encode.c — text to ids the way Hugging Face `tokenizers` does it:
  *
- *   1. added tokens are found in the raw text (leftmost, longest first) and
- *      cut it into segments; each token becomes its id directly;
- *   2. every other non-empty segment is normalized, then pre-tokenized into
- *      pieces (ByteLevel, Split, Metaspace ... in order, empty pieces
- *      dropped after each step);
+ *   1. added tokens that are not "normalized" are found in the raw text
+ *      (leftmost, longest first) and cut it into segments; each token
+ *      becomes its id directly;
+ *   2. every other non-empty segment is normalized and cut again at the
+ *      "normalized" added tokens (matched by their normalized form); what
+ *      is left is pre-tokenized into pieces (ByteLevel, Split, Metaspace ...
+ *      in order, empty pieces dropped after each step);
  *   3. each piece is a BPE word: its chars (or byte-fallback tokens, or
  *      unk) merged by rank;
  *   4. the post-processor's special tokens wrap the result when asked.
@@ -21,7 +23,8 @@ typedef struct enc {
     const tokenizer *t;
     pcre2_match_data *md;
     tok_pieces a, b;            /* current and next piece lists */
-    tok_buf tmp;                /* normalizer output */
+    tok_buf tmp;                /* pre-tokenizer scratch */
+    tok_buf norm, n1, n2;       /* a normalized segment and normalizer scratch */
     tok_ids word;               /* symbols of one BPE word */
     tok_bpe_work bpe;
     tok_ids *out;
@@ -92,17 +95,18 @@ static int parts_add(parts *ps, size_t start, size_t end, int is_match)
 
 /* Cuts s[0..n) into matches of re and the gaps between them (empty
  * matches are skipped, as they would only make empty pieces). */
-static int find_parts(enc *e, const pcre2_code *re, const char *s, size_t n, int invert, parts *ps)
+static int find_parts(pcre2_match_data *md, const pcre2_code *re, const char *s, size_t n,
+                      int invert, parts *ps)
 {
     size_t at = 0, prev = 0;
     ps->n = 0;
     while (at <= n) {
-        int rc = pcre2_match(re, (PCRE2_SPTR)s, n, at, PCRE2_NO_UTF_CHECK, e->md, NULL);
+        int rc = pcre2_match(re, (PCRE2_SPTR)s, n, at, PCRE2_NO_UTF_CHECK, md, NULL);
         if (rc == PCRE2_ERROR_NOMATCH)
             break;
         if (rc < 0)
             return -1;
-        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(e->md);
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
         size_t ms = ov[0], me = ov[1];
         if (me <= ms) {
             /* Empty match: step over one char and try again. */
@@ -178,74 +182,85 @@ static int emit_parts(tok_pieces *out, const char *s, const parts *ps, tok_split
 
 /* ===== Normalizers ====================================================== */
 
-/* Replaces every match of re in s by content, into e->tmp. */
-static int replace_all(enc *e, const pcre2_code *re, const char *content, size_t clen,
-                       const char *s, size_t n)
+/* Appends s with every match of re replaced by content to out. */
+static int replace_all(pcre2_match_data *md, const pcre2_code *re, const char *content, size_t clen,
+                       const char *s, size_t n, tok_buf *out)
 {
     parts ps = {0};
-    e->tmp.len = 0;
-    int rc = find_parts(e, re, s, n, 0, &ps);
+    int rc = find_parts(md, re, s, n, 0, &ps);
     for (size_t i = 0; rc == 0 && i < ps.n; i++) {
         const part *p = &ps.p[i];
-        rc = p->is_match ? tok_buf_add(&e->tmp, content, clen)
-                         : tok_buf_add(&e->tmp, s + p->start, p->end - p->start);
+        rc = p->is_match ? tok_buf_add(out, content, clen)
+                         : tok_buf_add(out, s + p->start, p->end - p->start);
     }
     free(ps.p);
     return rc;
 }
 
-/* Runs the normalizers over the segment, leaving it as the only piece of
- * e->a. */
-static int normalize(enc *e, const char *s, size_t n)
+/* Runs the normalizers over s[0..n), appending the result to out; cur and
+ * next are scratch buffers. */
+static int normalize_into(const tokenizer *t, pcre2_match_data *md, const char *s, size_t n,
+                          tok_buf *cur, tok_buf *next, tok_buf *out)
 {
-    const tokenizer *t = e->t;
-    tok_pieces_clear(&e->a);
-    if (tok_pieces_add(&e->a, s, n))
+    cur->len = 0;
+    if (tok_buf_add(cur, s, n))
         return -1;
     for (size_t k = 0; k < t->n_norm; k++) {
         const tok_norm *nm = &t->norm[k];
-        const char *cur = tok_piece(&e->a, 0);
-        size_t len = e->a.len[0];
-        e->tmp.len = 0;
+        const char *c = cur->p;
+        size_t len = cur->len;
+        next->len = 0;
         int rc = 0;
         switch (nm->kind) {
         case TOK_NORM_NFC:
         case TOK_NORM_NFD:
-            rc = tok_normalize_nf(cur, len, nm->kind == TOK_NORM_NFC, &e->tmp);
+            rc = tok_normalize_nf(c, len, nm->kind == TOK_NORM_NFC, next);
             break;
         case TOK_NORM_REPLACE:
-            rc = replace_all(e, nm->re, nm->content, nm->content_len, cur, len);
+            rc = replace_all(md, nm->re, nm->content, nm->content_len, c, len, next);
             break;
         case TOK_NORM_PREPEND:
-            rc = len == 0 ? tok_buf_add(&e->tmp, cur, len)
-                          : tok_buf_add(&e->tmp, nm->content, nm->content_len) ||
-                                tok_buf_add(&e->tmp, cur, len);
+            rc = len == 0 ? 0
+                          : tok_buf_add(next, nm->content, nm->content_len) ||
+                                tok_buf_add(next, c, len);
             break;
         case TOK_NORM_STRIP: {
             size_t lo = 0, hi = len;
             while (nm->left && lo < hi) {
-                size_t k = char_len(cur + lo, hi - lo);
-                if (!is_white_space(decode_cp(cur + lo, k)))
+                size_t q = char_len(c + lo, hi - lo);
+                if (!is_white_space(decode_cp(c + lo, q)))
                     break;
-                lo += k;
+                lo += q;
             }
             while (nm->right && hi > lo) {
-                size_t p = prev_char(cur, hi);
-                if (p < lo || !is_white_space(decode_cp(cur + p, hi - p)))
+                size_t p = prev_char(c, hi);
+                if (p < lo || !is_white_space(decode_cp(c + p, hi - p)))
                     break;
                 hi = p;
             }
-            rc = tok_buf_add(&e->tmp, cur + lo, hi - lo);
+            rc = tok_buf_add(next, c + lo, hi - lo);
             break;
         }
         }
         if (rc)
             return -1;
-        tok_pieces_clear(&e->a);
-        if (tok_pieces_add(&e->a, e->tmp.p, e->tmp.len))
-            return -1;
+        tok_buf swap = *cur;
+        *cur = *next;
+        *next = swap;
     }
-    return 0;
+    return tok_buf_add(out, cur->p ? cur->p : "", cur->len);
+}
+
+int tok_hf_normalize(const tokenizer *t, const char *s, size_t n, tok_buf *out)
+{
+    tok_buf cur = {0}, next = {0};
+    pcre2_match_data *md = pcre2_match_data_create(8, NULL);
+    int rc = !md || normalize_into(t, md, s, n, &cur, &next, out);
+    if (md)
+        pcre2_match_data_free(md);
+    free(cur.p);
+    free(next.p);
+    return rc;
 }
 
 /* ===== Pre-tokenizers =================================================== */
@@ -278,7 +293,7 @@ static int pre_byte_level(enc *e, const tok_pre *p, const char *s, size_t n, par
         return -1;
     if (!p->re)
         return add_byte_level(&e->b, tmp->p, tmp->len);
-    if (find_parts(e, p->re, tmp->p, tmp->len, 0, ps))
+    if (find_parts(e->md, p->re, tmp->p, tmp->len, 0, ps))
         return -1;
     for (size_t i = 0; i < ps->n; i++)
         if (add_byte_level(&e->b, tmp->p + ps->p[i].start, ps->p[i].end - ps->p[i].start))
@@ -344,7 +359,7 @@ static int pre_tokenize(enc *e, int at_start)
                 rc = pre_byte_level(e, p, s, n, &ps);
                 break;
             case TOK_PRE_SPLIT:
-                rc = find_parts(e, p->re, s, n, p->invert, &ps) ||
+                rc = find_parts(e->md, p->re, s, n, p->invert, &ps) ||
                      emit_parts(&e->b, s, &ps, p->behavior);
                 break;
             case TOK_PRE_METASPACE:
@@ -427,12 +442,13 @@ static int bpe_word(enc *e, const char *s, size_t n)
     return 0;
 }
 
-/* Normalize, pre-tokenize and BPE one segment between added tokens. */
-static int encode_segment(enc *e, const char *s, size_t n, int at_start)
+/* Pre-tokenize and BPE one stretch of normalized text. */
+static int encode_normalized(enc *e, const char *s, size_t n, int at_start)
 {
+    tok_pieces_clear(&e->a);
     if (n == 0)
         return 0;
-    if (normalize(e, s, n) || pre_tokenize(e, at_start))
+    if (tok_pieces_add(&e->a, s, n) || pre_tokenize(e, at_start))
         return -1;
     for (size_t i = 0; i < e->a.n; i++)
         if (bpe_word(e, tok_piece(&e->a, i), e->a.len[i]))
@@ -455,28 +471,49 @@ static int word_char_at(enc *e, const char *s, size_t n, size_t i)
                        e->md, NULL) > 0;
 }
 
-/* The longest added token matching at s[i], or NULL. */
-static const tok_added *added_at(enc *e, const char *s, size_t n, size_t i)
+/* The longest added token of this phase (raw text: the tokens that are
+ * not normalized; normalized text: the others) matching at s[i], or NULL. */
+static const tok_added *added_at(enc *e, const char *s, size_t n, size_t i, int normalized)
 {
     const tokenizer *t = e->t;
     for (size_t k = 0; k < t->n_added; k++) {
         const tok_added *a = &t->added[k];
-        if (a->len > n - i || memcmp(s + i, a->content, a->len) != 0)
+        if (a->normalized != normalized || a->match_len > n - i ||
+            memcmp(s + i, a->match, a->match_len) != 0)
             continue;
         if (a->single_word && ((i > 0 && word_char_at(e, s, n, prev_char(s, i))) ||
-                               (i + a->len < n && word_char_at(e, s, n, i + a->len))))
+                               (i + a->match_len < n && word_char_at(e, s, n, i + a->match_len))))
             continue;
         return a;
     }
     return NULL;
 }
 
-static int encode_text(enc *e, const char *s, size_t n)
+static int split_added(enc *e, const char *s, size_t n, int normalized, int at_start);
+
+/* A stretch between added tokens: raw text is normalized and searched
+ * again for the normalized added tokens; normalized text is encoded. */
+static int encode_stretch(enc *e, const char *s, size_t n, int normalized, int at_start)
+{
+    if (n == 0)
+        return 0;
+    if (normalized)
+        return encode_normalized(e, s, n, at_start);
+    e->norm.len = 0;
+    if (normalize_into(e->t, e->md, s, n, &e->n1, &e->n2, &e->norm))
+        return -1;
+    return split_added(e, e->norm.p, e->norm.len, 1, at_start);
+}
+
+/* Cuts s at the added tokens of one phase (leftmost, longest first),
+ * honouring lstrip/rstrip, and encodes the stretches between them. */
+static int split_added(enc *e, const char *s, size_t n, int normalized, int at_start)
 {
     const tokenizer *t = e->t;
     size_t seg = 0, i = 0;
     while (i < n) {
-        const tok_added *a = t->added_first[(unsigned char)s[i]] ? added_at(e, s, n, i) : NULL;
+        const tok_added *a =
+            t->added_first[normalized][(unsigned char)s[i]] ? added_at(e, s, n, i, normalized) : NULL;
         if (!a) {
             i++;
             continue;
@@ -488,9 +525,10 @@ static int encode_text(enc *e, const char *s, size_t n)
                 break;
             end = p;
         }
-        if (encode_segment(e, s + seg, end - seg, seg == 0) || tok_ids_push(e->out, a->id))
+        if (encode_stretch(e, s + seg, end - seg, normalized, at_start && seg == 0) ||
+            tok_ids_push(e->out, a->id))
             return -1;
-        i += a->len;
+        i += a->match_len;
         while (a->rstrip && i < n) {
             size_t k = char_len(s + i, n - i);
             if (!is_white_space(decode_cp(s + i, k)))
@@ -499,7 +537,7 @@ static int encode_text(enc *e, const char *s, size_t n)
         }
         seg = i;
     }
-    return encode_segment(e, s + seg, n - seg, seg == 0);
+    return encode_stretch(e, s + seg, n - seg, normalized, at_start && seg == 0);
 }
 
 rlaif_status tok_hf_encode(const tokenizer *t, const char *text, size_t len, int add_bos,
@@ -513,7 +551,7 @@ rlaif_status tok_hf_encode(const tokenizer *t, const char *text, size_t len, int
     for (size_t i = 0; !rc && add_bos && i < t->n_prefix; i++)
         rc = tok_ids_push(out, t->prefix_ids[i]);
     if (!rc)
-        rc = encode_text(&e, s, n);
+        rc = split_added(&e, s, n, 0, 1);
     for (size_t i = 0; !rc && add_bos && i < t->n_suffix; i++)
         rc = tok_ids_push(out, t->suffix_ids[i]);
     free(s);
@@ -522,6 +560,9 @@ rlaif_status tok_hf_encode(const tokenizer *t, const char *text, size_t len, int
     tok_pieces_free(&e.a);
     tok_pieces_free(&e.b);
     free(e.tmp.p);
+    free(e.norm.p);
+    free(e.n1.p);
+    free(e.n2.p);
     free(e.word.p);
     tok_bpe_work_free(&e.bpe);
     if (rc) {

@@ -230,8 +230,8 @@ static int load_model(tok_jctx *j, const cJSON *root, const cJSON **vocab_out)
 static int added_longest_first(const void *x, const void *y)
 {
     const tok_added *a = x, *b = y;
-    if (a->len != b->len)
-        return a->len < b->len ? 1 : -1;
+    if (a->match_len != b->match_len)
+        return a->match_len < b->match_len ? 1 : -1;
     return (a->id > b->id) - (a->id < b->id);
 }
 
@@ -256,8 +256,9 @@ static int load_added(tokenizer *t, tok_jctx *j, const cJSON *added)
             tok_jbool(j, a, f, "single_word", 0, &d->single_word) ||
             tok_jbool(j, a, f, "lstrip", 0, &d->lstrip) ||
             tok_jbool(j, a, f, "rstrip", 0, &d->rstrip) ||
-            tok_jbool(j, a, f, "normalized", 0, &normalized))
+            tok_jbool(j, a, f, "normalized", !d->special, &normalized))
             return -1;
+        d->normalized = normalized;
         if (!*content)
             return tok_jfail(j, f, "content is empty");
         d->id = (int32_t)id;
@@ -265,6 +266,8 @@ static int load_added(tokenizer *t, tok_jctx *j, const cJSON *added)
         d->content = tok_strndup(content, d->len);
         if (!d->content)
             return tok_jfail(j, f, "out of memory");
+        d->match = d->content;
+        d->match_len = d->len;
         t->n_added++;
         t->added_str[id] = d->content;
         if (d->special)
@@ -278,13 +281,9 @@ static int load_added(tokenizer *t, tok_jctx *j, const cJSON *added)
             t->len[id] = (uint32_t)d->len;
         }
     }
-    /* added_str points into the contents, which qsort does not move. */
-    qsort(t->added, t->n_added, sizeof *t->added, added_longest_first);
     int single_word = 0;
-    for (size_t k = 0; k < t->n_added; k++) {
-        t->added_first[(unsigned char)t->added[k].content[0]] = 1;
+    for (size_t k = 0; k < t->n_added; k++)
         single_word |= t->added[k].single_word;
-    }
     if (single_word) {
         /* HF tests single_word boundaries with Rust regex's Unicode \\w
          * (tok_regex_compile spells it out). */
@@ -384,6 +383,43 @@ static int push_back(int32_t **arr, size_t *n, int32_t id)
     return 0;
 }
 
+/* Once the normalizer is known: the normalized form of each normalized
+ * added token (HF matches that form in normalized text), then the lookup
+ * order, first-byte tables and decoding strings.  added_str points into
+ * the strings, which qsort does not move. */
+static int index_added(tokenizer *t, tok_jctx *j)
+{
+    for (size_t k = 0; k < t->n_added; k++) {
+        tok_added *a = &t->added[k];
+        if (!a->normalized || t->n_norm == 0)
+            continue;
+        tok_buf b = {0};
+        if (tok_hf_normalize(t, a->content, a->len, &b) || tok_buf_add(&b, "", 1)) {
+            free(b.p);
+            return tok_jfail(j, "added_tokens", "out of memory");
+        }
+        if (b.len > 1) {
+            a->match = b.p;
+            a->match_len = b.len - 1;
+        } else {
+            free(b.p);
+        }
+    }
+    qsort(t->added, t->n_added, sizeof *t->added, added_longest_first);
+    t->skip = calloc((size_t)t->vocab_size, 1);
+    if (!t->skip)
+        return tok_jfail(j, "added_tokens", "out of memory");
+    for (size_t k = 0; k < t->n_added; k++) {
+        const tok_added *a = &t->added[k];
+        t->added_first[a->normalized != 0][(unsigned char)a->match[0]] = 1;
+        /* HF decodes a normalized token as its normalized form, and then
+         * no longer recognises it as special when that form differs. */
+        t->added_str[a->id] = a->match;
+        t->skip[a->id] = a->special && a->match == a->content;
+    }
+    return 0;
+}
+
 static int load_all(tokenizer *t, tok_jctx *j, const cJSON *root)
 {
     const cJSON *vocab = NULL;
@@ -410,7 +446,7 @@ static int load_all(tokenizer *t, tok_jctx *j, const cJSON *root)
         tok_parse_decoder(t, j, tok_jmember(root, "decoder"), "decoder") ||
         tok_parse_post_processor(t, j, tok_jmember(root, "post_processor"), "post_processor"))
         return -1;
-    return 0;
+    return index_added(t, j);
 }
 
 tokenizer *tok_hf_load(const char *path, char *err, size_t errlen)

@@ -216,6 +216,10 @@ typedef struct tok_added {
     size_t len;
     int32_t id;
     int special, single_word, lstrip, rstrip;
+    int normalized;             /* matched in normalized text (else in raw text) */
+    char *match;                /* what is matched: content, or for a normalized
+                                   token its normalized form (then owned) */
+    size_t match_len;
 } tok_added;
 
 /* ===== The tokenizer ==================================================== */
@@ -251,12 +255,16 @@ struct tokenizer {
     tok_dec *dec;               /* NULL with n_dec 0: tokens joined by " " */
     size_t n_dec;
     int has_decoder;
-    tok_added *added;           /* sorted by length, longest first */
+    tok_added *added;           /* sorted by match length, longest first */
     size_t n_added;
-    uint8_t added_first[256];   /* nonzero for bytes that start an added token */
+    uint8_t added_first[2][256];/* [normalized][byte]: nonzero when an added
+                                   token's match starts with the byte */
     pcre2_code *word_re;        /* one word char (Rust regex's Unicode \w), for
                                    single_word added tokens; NULL if none */
-    char **added_str;           /* per id: the added token's content, or NULL */
+    char **added_str;           /* per id: the added token's text for decoding
+                                   (its normalized form when it is matched
+                                   normalized, as HF does), or NULL */
+    uint8_t *skip;              /* per id: dropped by decode's skip_special */
     int32_t *prefix_ids, *suffix_ids; /* added by add_bos (post-processor) */
     size_t n_prefix, n_suffix;
 };
@@ -275,6 +283,8 @@ int tok_parse_byte_piece(const char *s, size_t n);
 tokenizer *tok_hf_load(const char *path, char *err, size_t errlen);
 
 /* tok_hf_encode.c */
+/* Runs the normalizers over s[0..n), appending the result to out. */
+int tok_hf_normalize(const tokenizer *t, const char *s, size_t n, tok_buf *out);
 rlaif_status tok_hf_encode(const tokenizer *t, const char *text, size_t len, int add_bos,
                            tok_ids *out, char *err, size_t errlen);
 

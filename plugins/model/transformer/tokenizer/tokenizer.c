@@ -58,10 +58,14 @@ void tok_free_all(tokenizer *t)
         free(t->dec[i].content);
     }
     free(t->dec);
-    for (size_t i = 0; i < t->n_added; i++)
+    for (size_t i = 0; i < t->n_added; i++) {
+        if (t->added[i].match != t->added[i].content)
+            free(t->added[i].match);
         free(t->added[i].content);
+    }
     free(t->added);
-    free(t->added_str);   /* points into added[].content */
+    free(t->added_str);   /* points into added[].content / .match */
+    free(t->skip);
     free_regex(t->word_re);
     free(t->prefix_ids);
     free(t->suffix_ids);
