@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "runner.h"
 #include "sbx_test_util.h"
 
 static sbx_result R;
@@ -42,7 +43,8 @@ START_TEST(test_basic_io)
     sbx_file files[] = {{"input.txt", "forty-two\n", 10}};
     const char *argv[] = {"/bin/sh", "-c",
                           "cat input.txt; cat <&3 >&4; echo to-stderr >&2; pwd; env | wc -l; "
-                          "echo new > mine.txt && cat mine.txt; exit 3",
+                          "echo new > mine.txt && cat mine.txt; "
+                          "echo fds: $(ls /proc/self/fd | tr '\\n' ' '); exit 3",
                           NULL};
     for (int degraded = 0; degraded < 2; degraded++) {
         sbx_spec spec = {.argv = argv, .files = files, .n_files = 1, .secret = secret,
@@ -56,6 +58,8 @@ START_TEST(test_basic_io)
         ck_assert_str_eq(R.err.data, "to-stderr\n");
         ck_assert_msg(strncmp(R.out.data, "forty-two\n", 10) == 0, "out: %s", R.out.data);
         ck_assert_msg(strstr(R.out.data, "new\n") != NULL, "out: %s", R.out.data);
+        /* No descriptor leaks: 0-4, plus the one ls opens to list them. */
+        ck_assert_msg(strstr(R.out.data, "fds: 0 1 2 3 4 5\n") != NULL, "out: %s", R.out.data);
         if (!R.degraded) {
             ck_assert_msg(strstr(R.out.data, "\n" SBX_WORKDIR_INSIDE "\n"), "out: %s", R.out.data);
         }
@@ -294,6 +298,43 @@ START_TEST(test_remove_does_not_follow_links)
 }
 END_TEST
 
+/* ===== Picking the code out of a response =============================== */
+
+static void check_extract(const char *response, ut_lang lang, const char *want)
+{
+    const char *code;
+    size_t len;
+    ut_extract_code(response, lang, &code, &len);
+    ck_assert_msg(len == strlen(want) && strncmp(code, want, len) == 0,
+                  "from <<%s>> got <<%.*s>>, want <<%s>>", response, (int)len, code, want);
+}
+
+START_TEST(test_extract_code)
+{
+    /* the block tagged with the language wins, wherever it is */
+    check_extract("text\n```lua\nx = 1\n```\nmore\n```python\ny = 2\n```\n", UT_LANG_PYTHON,
+                  "y = 2\n");
+    check_extract("```py\na\n```", UT_LANG_PYTHON, "a\n");
+    check_extract("```python3\na\n```", UT_LANG_PYTHON, "a\n");
+    check_extract("```c\nint x;\n```", UT_LANG_C, "int x;\n");
+    /* else the first block of any tag */
+    check_extract("```\nplain\n```\n```js\nno\n```", UT_LANG_LUA, "plain\n");
+    /* an unclosed block runs to the end */
+    check_extract("Sure:\n```lua\nfunction f()\n  return 1", UT_LANG_LUA,
+                  "function f()\n  return 1");
+    /* no fence: the whole response */
+    check_extract("def f():\n    return 1\n", UT_LANG_PYTHON, "def f():\n    return 1\n");
+    /* backticks inside a line are not a fence */
+    check_extract("use ```x``` here\ncode", UT_LANG_LUA, "use ```x``` here\ncode");
+    check_extract("", UT_LANG_C, "");
+    ck_assert_int_eq(ut_lang_from_name("python3"), UT_LANG_PYTHON);
+    ck_assert_int_eq(ut_lang_from_name("rust"), -1);
+    ck_assert_int_eq(ut_is_identifier("add_2"), 1);
+    ck_assert_int_eq(ut_is_identifier("2add"), 0);
+    ck_assert_int_eq(ut_is_identifier("a b"), 0);
+}
+END_TEST
+
 static Suite *sandbox_suite(void)
 {
     Suite *s = suite_create("sandbox");
@@ -312,6 +353,9 @@ static Suite *sandbox_suite(void)
     tcase_add_test(tc, test_rlimits_inside);
     tcase_add_test(tc, test_remove_does_not_follow_links);
     suite_add_tcase(s, tc);
+    TCase *tr = tcase_create("runner");
+    tcase_add_test(tr, test_extract_code);
+    suite_add_tcase(s, tr);
     return s;
 }
 
