@@ -75,6 +75,15 @@ static void check_engine_logits(const char *name)
             }
             ck_assert_msg(worst <= TOL, "%s: logits differ by %g (threads %d keep %d)", name,
                           worst, threads, keep);
+            /* A kept forward also keeps the logits its scoring made. */
+            float lp[48];
+            tf_token_logprobs(&e, 1.0f, lp, NULL);
+            ck_assert_int_eq(e.acts.logits_valid, keep);
+            ck_assert(keep ? e.acts.logits_all != NULL : e.acts.logits_all == NULL);
+            for (size_t i = 0; keep && i < 48 * V; i++)
+                ck_assert_float_eq_tol(e.acts.logits_all[i], g.logits[i], TOL);
+            for (int t = 0; t < 23; t++)
+                ck_assert_float_eq_tol(lp[24 + t], g.token_logprobs[23 + t], TOL);
             free(logits);
             tf_engine_free(&e);
         }

@@ -95,6 +95,8 @@ static void layout(tf_acts *a, const tf_config *c, float *base, size_t max_len, 
     a->scratch_per_thread = ((ATT_QBLOCK * max_len) + 15) & ~(size_t)15;
     a->scratch = take(&cur, a->scratch_per_thread * (size_t)n_threads);
     a->logits = take(&cur, TF_LOGIT_ROWS * V);
+    a->logits_all = a->keep && T * V <= TF_KEEP_LOGITS_MAX ? take(&cur, T * V) : NULL;
+    a->logits_valid = 0;
     if (!base) a->cap = cur.off;
 }
 
@@ -377,6 +379,7 @@ void tf_logits_rows(tf_engine *e, float *logits, const float *x, size_t rows)
 
 typedef struct score_job {
     const tf_acts *a;
+    const float *logits;   /* the chunk's rows */
     size_t V, r0;
     float temperature;
     float *logprobs, *entropy;
@@ -400,7 +403,7 @@ static void score_task(void *ctx, size_t i, int thread)
     int last = t + 1 == a->off[lo + 1];
     float lp = 0, ent = 0;
     if (!last)
-        tf_logits_stats(a->logits + i * j->V, j->V, j->temperature, a->ids[t + 1], &lp,
+        tf_logits_stats(j->logits + i * j->V, j->V, j->temperature, a->ids[t + 1], &lp,
                         j->entropy ? &ent : NULL);
     if (j->logprobs) j->logprobs[t] = lp;
     if (j->entropy) j->entropy[t] = ent;
@@ -410,12 +413,15 @@ void tf_token_logprobs(tf_engine *e, float temperature, float *logprobs, float *
 {
     tf_acts *a = &e->acts;
     size_t D = (size_t)e->m->cfg.dim;
+    size_t V = (size_t)e->m->cfg.vocab_size;
     for (size_t r0 = 0; r0 < a->T; r0 += TF_LOGIT_ROWS) {
         size_t rows = a->T - r0 < TF_LOGIT_ROWS ? a->T - r0 : TF_LOGIT_ROWS;
-        tf_logits_rows(e, a->logits, a->xf + r0 * D, rows);
-        score_job j = {a, (size_t)e->m->cfg.vocab_size, r0, temperature, logprobs, entropy};
+        float *lg = a->logits_all ? a->logits_all + r0 * V : a->logits;
+        tf_logits_rows(e, lg, a->xf + r0 * D, rows);
+        score_job j = {a, lg, V, r0, temperature, logprobs, entropy};
         tf_pool_run(e->pool, rows, score_task, &j);
     }
+    if (a->logits_all) a->logits_valid = 1;
 }
 
 /* ===== KV cache and decode ============================================== */

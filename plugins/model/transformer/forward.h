@@ -25,8 +25,14 @@
  *   x_out  [T,D]  residual after the last layer (== layers[L].x_in conceptually)
  *   xf     [T,D]  final norm output: the hidden state every head reads
  *   meanf, rstdf [T]   final norm statistics (meanf NULL for rmsnorm)
- * Logits are NOT kept: they are recomputed from xf in row chunks
- * (tf_logits_rows), so scoring 8×256 tokens never holds a [T,V] matrix.
+ * Logits: scoring makes them in row chunks (tf_logits_rows), so a [T,V]
+ * matrix is never needed.  With keep=1 and T·V <= TF_KEEP_LOGITS_MAX the
+ * arena also has
+ *   logits_all [T,V]  raw logits (before the temperature), filled by
+ *                     tf_token_logprobs; logits_valid says they are there
+ *                     (a forward that asked for no logprob/entropy leaves it 0)
+ * so the backward can read them (tf_bwd_ws.kept_logits) instead of
+ * recomputing xf·lm_headᵀ; otherwise logits_all is NULL.
  * With keep=0 all layers alias one set of buffers and x_in/x_mid/x_out
  * alias one residual buffer (updated in place).
  */
@@ -58,6 +64,8 @@ typedef struct tf_acts {
     float *scratch;        /* per thread: attention scores [ATT_QBLOCK*max len] */
     size_t scratch_per_thread;
     float *logits;         /* [TF_LOGIT_ROWS, V] chunk buffer */
+    float *logits_all;     /* [T, V] kept raw logits or NULL (see above) */
+    int logits_valid;      /* logits_all holds this forward's logits */
     /* the arena */
     float *mem;
     size_t cap;            /* floats */
@@ -66,6 +74,8 @@ typedef struct tf_acts {
 
 /* Rows of logits computed at a time by tf_logits_rows' callers. */
 #define TF_LOGIT_ROWS 128
+/* Largest T·V (floats) of logits a keep=1 forward holds for backward (512 MB). */
+#define TF_KEEP_LOGITS_MAX ((size_t)128 << 20)
 
 typedef struct tf_kv {
     size_t n_slots, max_len;
