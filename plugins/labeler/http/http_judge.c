@@ -1,0 +1,497 @@
+/*
+ * http_judge.c — compare and score over HTTP, mirroring labeler/llm.
+ *
+ * The prompts are labeler/llm's (lab_prompt_*), the principle draw is
+ * labeler/llm's, and the arithmetic is prefmath.h's:
+ *   instruct compare  p(x first) = σ(l_A − l_B) in each presentation order,
+ *                     combined by lab_pair_combine (both orders averaged,
+ *                     exact symmetry, clamping);
+ *   instruct score    Σ k·P(k) over the score labels, rescaled to [-1, 1];
+ *   probe             margins of whole-text log-likelihoods (echo method).
+ * Only differences of label log-likelihoods enter σ and the softmax, so the
+ * echo method's L(context ⊕ label) serves as l_label: L(context) cancels.
+ *
+ * With the completions endpoint the labeler renders the chat template
+ * itself (the constitution's, as labeler/llm does) and sends the text.
+ * With the chat endpoint it sends the system text, the user message and
+ * the answer prefix as a final assistant message, which servers continue
+ * (rlaif serve, llama.cpp); the server's own chat template then applies.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat.h"
+#include "http_labeler.h"
+#include "ltemplate.h"
+#include "prefmath.h"
+#include "sbuf.h"
+
+/* ===== The principle draw (must stay labeler/llm's) ===================== */
+
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+size_t hl_pick_principle(const http_labeler *L, uint64_t req_seed)
+{
+    /* labeler/llm: llm_request_seed then llm_pick_principle(round 0), so the
+     * same (config seed, request seed) draws the same principle there and here. */
+    uint64_t s = mix64(req_seed ^ mix64(L->seed ^ 0x6C6162656C6C6D00ull /* "labellm" */));
+    return lab_constitution_pick(L->con, s, L->subset, L->n_subset);
+}
+
+/* ===== Contexts: what is asked before a label =========================== */
+
+/* A question in both forms: the full text (completions) and its parts (chat). */
+typedef struct hl_ctx {
+    char *text;     /* chat-wrapped user message ⊕ answer prefix */
+    char *user;     /* the user message alone */
+    char *answer;   /* the answer prefix alone */
+} hl_ctx;
+
+static void ctx_free(hl_ctx *c, size_t n)
+{
+    for (size_t i = 0; c && i < n; i++) {
+        free(c[i].text);
+        free(c[i].user);
+        free(c[i].answer);
+    }
+    free(c);
+}
+
+static rlaif_status nomem(char *err, size_t errlen)
+{
+    return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, HL_WHO ": out of memory");
+}
+
+/* Fills c from a prompt builder: `build` renders with chat template `chat`.
+ * The parts come from rendering with the bare "{user}" template and cutting
+ * off the answer prefix, which ends the text. */
+typedef rlaif_status (*build_fn)(const lab_prompter *p, const void *arg, sbuf *out, char *err,
+                                 size_t errlen);
+
+static rlaif_status make_ctx(const http_labeler *L, build_fn build, const void *arg,
+                             lab_tmpl answer_t, const lab_var *avars, size_t n_avars, hl_ctx *c,
+                             char *err, size_t errlen)
+{
+    lab_prompter full = {L->con, L->chat}, bare = {L->con, "{user}"};
+    sbuf t, u, a;
+    sbuf_init(&t);
+    sbuf_init(&u);
+    sbuf_init(&a);
+    rlaif_status st = build(&full, arg, &t, err, errlen);
+    if (!st && L->endpoint == HL_ENDPOINT_CHAT) {
+        char msg[300];
+        st = build(&bare, arg, &u, err, errlen);
+        if (!st && lab_template_render(&a, lab_constitution_template(L->con, answer_t), avars,
+                                       n_avars, msg, sizeof msg))
+            st = rlaif_errorf(err, errlen, RLAIF_E_FORMAT, HL_WHO ": template '%s': %s",
+                              lab_template_key(answer_t), msg);
+        if (!st && (u.len < a.len || memcmp(sbuf_str(&u) + u.len - a.len, sbuf_str(&a), a.len)))
+            st = rlaif_errorf(err, errlen, RLAIF_E_INTERNAL,
+                              HL_WHO ": the prompt does not end with its answer prefix");
+        if (!st) {
+            u.len -= a.len;
+            if (u.p) u.p[u.len] = 0;
+        }
+    }
+    if (!st && (sbuf_failed(&t) || sbuf_failed(&u) || sbuf_failed(&a))) st = nomem(err, errlen);
+    if (!st) {
+        c->text = sbuf_take(&t);
+        c->user = L->endpoint == HL_ENDPOINT_CHAT ? sbuf_take(&u) : NULL;
+        c->answer = L->endpoint == HL_ENDPOINT_CHAT ? sbuf_take(&a) : NULL;
+        if (!c->text || (L->endpoint == HL_ENDPOINT_CHAT && (!c->user || !c->answer)))
+            st = nomem(err, errlen);
+    }
+    sbuf_free(&t);
+    sbuf_free(&u);
+    sbuf_free(&a);
+    return st;
+}
+
+typedef struct compare_arg {
+    size_t principle;
+    const char *prompt, *first, *second;
+} compare_arg;
+
+static rlaif_status build_compare(const lab_prompter *p, const void *arg, sbuf *out, char *err,
+                                  size_t errlen)
+{
+    const compare_arg *c = arg;
+    return lab_prompt_compare(p, c->principle, c->prompt, c->first, c->second, 0, out, err,
+                              errlen);
+}
+
+typedef struct score_arg {
+    size_t principle;
+    const char *prompt, *response;
+} score_arg;
+
+static rlaif_status build_score(const lab_prompter *p, const void *arg, sbuf *out, char *err,
+                                size_t errlen)
+{
+    const score_arg *s = arg;
+    return lab_prompt_score(p, s->principle, s->prompt, s->response, out, err, errlen);
+}
+
+/* ===== Request bodies =================================================== */
+
+static char *body_top(const http_labeler *L, const hl_ctx *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "model", L->model);
+    if (L->endpoint == HL_ENDPOINT_CHAT) {
+        cJSON *msgs = cJSON_AddArrayToObject(o, "messages");
+        const char *roles[3] = {"system", "user", "assistant"};
+        const char *texts[3] = {L->con->system, c->user, c->answer};
+        for (int i = 0; i < 3; i++) {
+            if (!texts[i] || (i != 1 && !texts[i][0])) continue;
+            cJSON *m = cJSON_CreateObject();
+            cJSON_AddStringToObject(m, "role", roles[i]);
+            cJSON_AddStringToObject(m, "content", texts[i]);
+            cJSON_AddItemToArray(msgs, m);
+        }
+        cJSON_AddTrueToObject(o, "logprobs");
+        cJSON_AddNumberToObject(o, "top_logprobs", L->top_logprobs);
+    } else {
+        cJSON_AddStringToObject(o, "prompt", c->text);
+        cJSON_AddNumberToObject(o, "logprobs", L->top_logprobs);
+    }
+    cJSON_AddNumberToObject(o, "max_tokens", 1);
+    cJSON_AddNumberToObject(o, "temperature", 0);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+/* Scores `text` itself: no new token, the prompt's log-probabilities back. */
+static char *body_echo(const http_labeler *L, const char *text, const char *label)
+{
+    size_t a = strlen(text), b = label ? strlen(label) : 0;
+    char *joined = malloc(a + b + 1);
+    if (!joined) return NULL;
+    memcpy(joined, text, a);
+    if (b) memcpy(joined + a, label, b);
+    joined[a + b] = 0;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "model", L->model);
+    cJSON_AddStringToObject(o, "prompt", joined);
+    cJSON_AddNumberToObject(o, "max_tokens", 0);
+    cJSON_AddTrueToObject(o, "echo");
+    cJSON_AddNumberToObject(o, "logprobs", 0);
+    cJSON_AddNumberToObject(o, "temperature", 0);
+    free(joined);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+static void jobs_free(hl_job *jobs, size_t n)
+{
+    for (size_t i = 0; jobs && i < n; i++) {
+        free((char *)jobs[i].body);
+        free(jobs[i].reply);
+    }
+    free(jobs);
+}
+
+/* ll[i * n_labels + k] = the log-likelihood of label k after context i
+ * (up to a constant per context, which every use cancels). */
+static rlaif_status label_loglik(http_labeler *L, size_t n_ctx, const hl_ctx *ctx,
+                                 size_t n_labels, const char *const *labels, double *ll,
+                                 char *err, size_t errlen)
+{
+    int echo = L->method == HL_METHOD_ECHO;
+    size_t nj = echo ? n_ctx * n_labels : n_ctx;
+    hl_job *jobs = calloc(nj ? nj : 1, sizeof *jobs);
+    if (!jobs) return nomem(err, errlen);
+    rlaif_status st = RLAIF_OK;
+    for (size_t j = 0; j < nj && !st; j++) {
+        jobs[j].body = echo ? body_echo(L, ctx[j / n_labels].text, labels[j % n_labels])
+                            : body_top(L, &ctx[j]);
+        if (!jobs[j].body) st = nomem(err, errlen);
+    }
+    if (!st) st = hl_run(L, jobs, nj, err, errlen);
+    for (size_t j = 0; j < nj && !st; j++) {
+        if (echo) {
+            st = hl_reply_echo(L, jobs[j].reply, &ll[j], err, errlen);
+        } else {
+            size_t miss = 0;
+            st = hl_reply_top(L, jobs[j].reply, n_labels, labels, ll + j * n_labels, &miss, err,
+                              errlen);
+            L->n_missing += miss;
+        }
+    }
+    jobs_free(jobs, nj);
+    return st;
+}
+
+/* out[i] = L(texts[i]), the whole text's log-likelihood (echo). */
+static rlaif_status text_loglik(http_labeler *L, size_t n, char *const *texts, double *out,
+                                char *err, size_t errlen)
+{
+    hl_job *jobs = calloc(n ? n : 1, sizeof *jobs);
+    if (!jobs) return nomem(err, errlen);
+    rlaif_status st = RLAIF_OK;
+    for (size_t j = 0; j < n && !st; j++)
+        if (!(jobs[j].body = body_echo(L, texts[j], NULL))) st = nomem(err, errlen);
+    if (!st) st = hl_run(L, jobs, n, err, errlen);
+    for (size_t j = 0; j < n && !st; j++) st = hl_reply_echo(L, jobs[j].reply, &out[j], err, errlen);
+    jobs_free(jobs, n);
+    return st;
+}
+
+/* ===== Probe margins ==================================================== */
+
+static rlaif_status probe_margins(http_labeler *L, size_t n, const char *const *prompts,
+                                  const char *const *responses, const size_t *principle,
+                                  double *margin, char *err, size_t errlen)
+{
+    lab_prompter pp = {L->con, L->chat};
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        const lab_probe *pr = lab_constitution_probe(L->con, principle[i]);
+        total += pr->n_positive + pr->n_negative;
+    }
+    char **texts = calloc(total ? total : 1, sizeof *texts);
+    double *ll = malloc((total ? total : 1) * sizeof *ll);
+    rlaif_status st = texts && ll ? RLAIF_OK : nomem(err, errlen);
+    size_t q = 0;
+    for (size_t i = 0; i < n && !st; i++) {
+        const lab_probe *pr = lab_constitution_probe(L->con, principle[i]);
+        for (size_t v = 0; v < pr->n_positive + pr->n_negative && !st; v++) {
+            const char *variant = v < pr->n_positive ? pr->positive[v]
+                                                     : pr->negative[v - pr->n_positive];
+            sbuf b;
+            sbuf_init(&b);
+            st = lab_prompt_probe(&pp, pr, prompts[i], responses[i], variant, &b, err, errlen);
+            texts[q] = sbuf_take(&b);
+            if (!st && !texts[q]) st = nomem(err, errlen);
+            q++;
+        }
+    }
+    if (!st) st = text_loglik(L, total, texts, ll, err, errlen);
+    q = 0;
+    for (size_t i = 0; i < n && !st; i++) {
+        const lab_probe *pr = lab_constitution_probe(L->con, principle[i]);
+        margin[i] = lab_probe_margin(ll + q, pr->n_positive, ll + q + pr->n_positive,
+                                     pr->n_negative);
+        q += pr->n_positive + pr->n_negative;
+    }
+    for (size_t i = 0; texts && i < total; i++) free(texts[i]);
+    free(texts);
+    free(ll);
+    return st;
+}
+
+/* ===== compare ========================================================== */
+
+static void answer(http_labeler *L, size_t principle, int a_is_x, double px_first,
+                   double px_second, int two_orders, rlaif_compare_result *res)
+{
+    lab_pair_result pr;
+    lab_pair_combine(px_first, px_second, a_is_x, L->clamp_hi, &pr);
+    res->p_a = pr.p_a;
+    res->p_a_first = pr.p_a_first;
+    res->p_a_second = pr.p_a_second;
+    res->principle_id = L->con->principles[principle].id;
+    res->rationale = NULL;
+    L->n_compare++;
+    if (two_orders) {
+        L->n_two_order++;
+        L->n_disagree += (uint64_t)pr.orders_disagree;
+        L->n_first_wins += (uint64_t)(px_first > 0.5) + (uint64_t)(px_second < 0.5);
+    }
+}
+
+typedef struct pair {
+    size_t principle;
+    const char *prompt, *x, *y;
+    int a_is_x, tie;
+} pair;
+
+static rlaif_status compare_instruct(http_labeler *L, size_t m, const pair *pl, const size_t *idx,
+                                     rlaif_compare_result *results, char *err, size_t errlen)
+{
+    hl_ctx *ctx = calloc(2 * m + 1, sizeof *ctx);
+    double *ll = malloc((4 * m + 1) * sizeof *ll);
+    rlaif_status st = ctx && ll ? RLAIF_OK : nomem(err, errlen);
+    const lab_var avars[] = {{"choice_a", L->con->choices[0]}, {"choice_b", L->con->choices[1]}};
+    for (size_t k = 0; k < m && !st; k++) {
+        const pair *p = &pl[k];
+        for (int order = 0; order < 2 && !st; order++) {
+            compare_arg a = {p->principle, p->prompt, order ? p->y : p->x, order ? p->x : p->y};
+            st = make_ctx(L, build_compare, &a, LAB_T_COMPARE_ANSWER, avars, 2,
+                          &ctx[2 * k + (size_t)order], err, errlen);
+        }
+    }
+    const char *labels[2] = {L->con->choices[0], L->con->choices[1]};
+    if (!st) st = label_loglik(L, 2 * m, ctx, 2, labels, ll, err, errlen);
+    for (size_t k = 0; k < m && !st; k++) {
+        const double *l1 = ll + 4 * k, *l2 = ll + 4 * k + 2;
+        double px_first = lab_softmax2(l1[0], l1[1]);  /* x shown as the first choice */
+        double px_second = lab_softmax2(l2[1], l2[0]); /* x shown as the second choice */
+        answer(L, pl[k].principle, pl[k].a_is_x, px_first, px_second, 1, &results[idx[k]]);
+    }
+    ctx_free(ctx, 2 * m + 1);
+    free(ll);
+    return st;
+}
+
+static rlaif_status compare_probe(http_labeler *L, size_t m, const pair *pl, const size_t *idx,
+                                  rlaif_compare_result *results, char *err, size_t errlen)
+{
+    const char **prompts = malloc((2 * m + 1) * sizeof *prompts);
+    const char **cands = malloc((2 * m + 1) * sizeof *cands);
+    size_t *principle = malloc((2 * m + 1) * sizeof *principle);
+    double *margin = malloc((2 * m + 1) * sizeof *margin);
+    rlaif_status st = prompts && cands && principle && margin ? RLAIF_OK : nomem(err, errlen);
+    for (size_t k = 0; k < m && !st; k++)
+        for (int c = 0; c < 2; c++) {
+            prompts[2 * k + (size_t)c] = pl[k].prompt;
+            cands[2 * k + (size_t)c] = c ? pl[k].y : pl[k].x;
+            principle[2 * k + (size_t)c] = pl[k].principle;
+        }
+    if (!st) st = probe_margins(L, 2 * m, prompts, cands, principle, margin, err, errlen);
+    for (size_t k = 0; k < m && !st; k++) {
+        double scale = lab_constitution_probe(L->con, pl[k].principle)->scale;
+        double px = lab_sigmoid(scale * (margin[2 * k] - margin[2 * k + 1]));
+        answer(L, pl[k].principle, pl[k].a_is_x, px, px, 0, &results[idx[k]]);
+    }
+    free(prompts);
+    free(cands);
+    free(principle);
+    free(margin);
+    return st;
+}
+
+rlaif_status hl_compare(void *self, size_t n, const rlaif_compare_req *reqs,
+                        rlaif_compare_result *results, char *err, size_t errlen)
+{
+    http_labeler *L = self;
+    if (n == 0) return RLAIF_OK;
+    pair *pl = malloc(n * sizeof *pl);
+    size_t *idx = malloc(n * sizeof *idx);
+    if (!pl || !idx) {
+        free(pl);
+        free(idx);
+        return nomem(err, errlen);
+    }
+    size_t m = 0;
+    rlaif_status st = RLAIF_OK;
+    for (size_t i = 0; i < n; i++) {
+        const rlaif_compare_req *r = &reqs[i];
+        if (!r->a || !r->b) {
+            st = rlaif_errorf(err, errlen, RLAIF_E_INVALID, HL_WHO ": compare %zu: a or b is NULL", i);
+            break;
+        }
+        pair p = {.principle = hl_pick_principle(L, r->seed),
+                  .prompt = r->prompt ? r->prompt : "",
+                  .a_is_x = lab_canonical_first(r->a, r->b)};
+        p.x = p.a_is_x ? r->a : r->b;
+        p.y = p.a_is_x ? r->b : r->a;
+        /* The same text twice needs no server: both orders ask the same. */
+        if (strcmp(r->a, r->b) == 0) {
+            answer(L, p.principle, p.a_is_x, 0.5, 0.5, 0, &results[i]);
+            continue;
+        }
+        pl[m] = p;
+        idx[m++] = i;
+    }
+    if (!st && m)
+        st = L->mode == LAB_MODE_PROBE ? compare_probe(L, m, pl, idx, results, err, errlen)
+                                       : compare_instruct(L, m, pl, idx, results, err, errlen);
+    free(pl);
+    free(idx);
+    return st;
+}
+
+/* ===== score ============================================================ */
+
+static rlaif_status score_instruct(http_labeler *L, size_t n, const rlaif_score_req *reqs,
+                                   const size_t *principle, rlaif_score_result *results,
+                                   char *err, size_t errlen)
+{
+    lab_prompter pp = {L->con, L->chat};
+    int lo = L->con->score_min, hi = L->con->score_max;
+    size_t nl = (size_t)(hi - lo + 1);
+    hl_ctx *ctx = calloc(n, sizeof *ctx);
+    char **labels = calloc(nl, sizeof *labels);
+    double *ll = malloc(n * nl * sizeof *ll);
+    rlaif_status st = ctx && labels && ll ? RLAIF_OK : nomem(err, errlen);
+    for (size_t k = 0; k < nl && !st; k++) {
+        sbuf b;
+        sbuf_init(&b);
+        st = lab_prompt_score_label(&pp, lo + (int)k, &b, err, errlen);
+        labels[k] = sbuf_take(&b);
+        if (!st && !labels[k]) st = nomem(err, errlen);
+    }
+    char smin[16], smax[16];
+    snprintf(smin, sizeof smin, "%d", lo);
+    snprintf(smax, sizeof smax, "%d", hi);
+    const lab_var avars[] = {{"min", smin}, {"max", smax}};
+    for (size_t i = 0; i < n && !st; i++) {
+        score_arg a = {principle[i], reqs[i].prompt ? reqs[i].prompt : "", reqs[i].response};
+        st = make_ctx(L, build_score, &a, LAB_T_SCORE_ANSWER, avars, 2, &ctx[i], err, errlen);
+    }
+    if (!st) st = label_loglik(L, n, ctx, nl, (const char *const *)labels, ll, err, errlen);
+    for (size_t i = 0; i < n && !st; i++)
+        results[i].score = lab_expected_score(ll + i * nl, lo, hi, NULL);
+    ctx_free(ctx, n);
+    for (size_t k = 0; labels && k < nl; k++) free(labels[k]);
+    free(labels);
+    free(ll);
+    return st;
+}
+
+static rlaif_status score_probe(http_labeler *L, size_t n, const rlaif_score_req *reqs,
+                                const size_t *principle, rlaif_score_result *results,
+                                char *err, size_t errlen)
+{
+    const char **prompts = malloc(n * sizeof *prompts);
+    const char **resp = malloc(n * sizeof *resp);
+    double *margin = malloc(n * sizeof *margin);
+    rlaif_status st = prompts && resp && margin ? RLAIF_OK : nomem(err, errlen);
+    for (size_t i = 0; i < n && !st; i++) {
+        prompts[i] = reqs[i].prompt ? reqs[i].prompt : "";
+        resp[i] = reqs[i].response;
+    }
+    if (!st) st = probe_margins(L, n, prompts, resp, principle, margin, err, errlen);
+    for (size_t i = 0; i < n && !st; i++) {
+        double scale = lab_constitution_probe(L->con, principle[i])->scale;
+        results[i].score = 2.0 * lab_sigmoid(scale * margin[i]) - 1.0;
+    }
+    free(prompts);
+    free(resp);
+    free(margin);
+    return st;
+}
+
+rlaif_status hl_score(void *self, size_t n, const rlaif_score_req *reqs,
+                      rlaif_score_result *results, char *err, size_t errlen)
+{
+    http_labeler *L = self;
+    if (n == 0) return RLAIF_OK;
+    size_t *principle = malloc(n * sizeof *principle);
+    if (!principle) return nomem(err, errlen);
+    for (size_t i = 0; i < n; i++) {
+        if (!reqs[i].response) {
+            free(principle);
+            return rlaif_errorf(err, errlen, RLAIF_E_INVALID, HL_WHO ": score %zu: response is NULL", i);
+        }
+        principle[i] = hl_pick_principle(L, reqs[i].seed);
+        results[i].principle_id = L->con->principles[principle[i]].id;
+        results[i].score = 0;
+    }
+    rlaif_status st = L->mode == LAB_MODE_PROBE
+                          ? score_probe(L, n, reqs, principle, results, err, errlen)
+                          : score_instruct(L, n, reqs, principle, results, err, errlen);
+    if (!st) L->n_score += n;
+    free(principle);
+    return st;
+}

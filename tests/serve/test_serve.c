@@ -1,0 +1,438 @@
+/*
+ * test_serve.c — `rlaif serve` over stories260K, checked against the same
+ * model loaded in this process: seeded completions equal the model's own
+ * generate(), logprobs equal its forward()/next_logprobs() and are
+ * normalised, and every protocol error has its status and OpenAI-shaped
+ * message.  One server (an unchecked fixture, so it is stopped even when a
+ * test fails) serves all tests but the signal ones, which run their own.
+ */
+#include <check.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+#include "serve_util.h"
+
+static st_server server;
+
+static void server_up(void)
+{
+    char msg[2048];
+    if (st_server_start(&server, NULL, msg, sizeof msg)) {
+        fprintf(stderr, "test_serve: %s\n", msg);
+        exit(EXIT_FAILURE);
+    }
+}
+
+static void server_down(void) { st_server_stop(&server, SIGTERM); }
+
+/* ===== The model, locally =============================================== */
+
+typedef struct local_model {
+    rlc_instance *in;
+    const rlaif_model_vtable *vt;
+    void *self;
+    int vocab, eos;
+} local_model;
+
+static local_model local_open(void)
+{
+    char err[1024] = "", cfg[4200];
+    rlc_plugin *p = rlc_plugin_find(RLAIF_KIND_MODEL, "transformer", err, sizeof err);
+    ck_assert_msg(p != NULL, "%s", err);
+    snprintf(cfg, sizeof cfg, "{\"path\": \"%s\"}", st_model_path());
+    local_model m = {0};
+    m.in = rlc_instance_create(p, cfg, err, sizeof err);
+    ck_assert_msg(m.in != NULL, "%s", err);
+    m.vt = rlc_instance_vtable(m.in);
+    m.self = rlc_instance_self(m.in);
+    rlaif_model_info info = {.struct_size = sizeof info};
+    ck_assert_int_eq(m.vt->info(m.self, &info), RLAIF_OK);
+    m.vocab = info.vocab_size;
+    m.eos = info.eos_id;
+    return m;
+}
+
+static size_t local_tokenize(local_model *m, const char *text, int32_t *ids, size_t cap)
+{
+    size_t n = 0;
+    char err[256];
+    ck_assert_int_eq(m->vt->tokenize(m->self, text, strlen(text), 1, ids, cap, &n, err, sizeof err),
+                     RLAIF_OK);
+    return n;
+}
+
+/* ===== Helpers ========================================================== */
+
+static st_response post(const char *path, const char *body)
+{
+    st_response r;
+    ck_assert_msg(st_http(server.port, "POST", path, body, &r) == 0, "no answer to %s", path);
+    return r;
+}
+
+static const cJSON *at(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    ck_assert_msg(v != NULL, "missing key '%s'", key);
+    return v;
+}
+
+static void expect_error(const st_response *r, int status, const char *param)
+{
+    ck_assert_msg(r->status == status, "status %d, expected %d: %s", r->status, status, r->body);
+    ck_assert_ptr_nonnull(r->json);
+    const cJSON *e = at(r->json, "error");
+    ck_assert(cJSON_IsString(at(e, "message")) && strlen(at(e, "message")->valuestring) > 5);
+    ck_assert_str_eq(at(e, "type")->valuestring, "invalid_request_error");
+    if (param) {
+        ck_assert_msg(cJSON_IsString(at(e, "param")), "no param in %s", r->body);
+        ck_assert_str_eq(at(e, "param")->valuestring, param);
+        ck_assert_msg(strstr(at(e, "message")->valuestring, param), "message does not name '%s'",
+                      param);
+    }
+}
+
+/* ===== Tests ============================================================ */
+
+START_TEST(models_lists_the_model)
+{
+    st_response r;
+    ck_assert_int_eq(st_http(server.port, "GET", "/v1/models", NULL, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(at(r.json, "object")->valuestring, "list");
+    const cJSON *m = cJSON_GetArrayItem(at(r.json, "data"), 0);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_str_eq(at(m, "id")->valuestring, "stories260K");
+    ck_assert_str_eq(at(m, "object")->valuestring, "model");
+    ck_assert_int_eq(at(m, "vocab_size")->valueint, 512);
+    st_response_free(&r);
+}
+END_TEST
+
+/* A seeded sampled completion is the model's own generate() with that seed. */
+START_TEST(seeded_completion_equals_generate)
+{
+    const char *prompt = "Lily was sad because";
+    st_response r = post("/v1/completions",
+                         "{\"prompt\": \"Lily was sad because\", \"max_tokens\": 40, "
+                         "\"temperature\": 0.9, \"top_p\": 0.95, \"seed\": 1234}");
+    ck_assert_msg(r.status == 200, "%s", r.body);
+    const cJSON *c = cJSON_GetArrayItem(at(r.json, "choices"), 0);
+    const char *text = at(c, "text")->valuestring;
+
+    local_model m = local_open();
+    int32_t ids[256];
+    size_t n = local_tokenize(&m, prompt, ids, 256);
+    const int32_t *pp = ids;
+    rlaif_seqs seqs = {.struct_size = sizeof seqs, .n = 1, .ids = &pp, .len = &n};
+    rlaif_sampling s = {.struct_size = sizeof s, .temperature = 0.9f, .top_p = 0.95f,
+                        .max_new_tokens = 40, .seed = 1234};
+    int32_t gen[40];
+    float glp[40];
+    size_t n_new = 0;
+    uint8_t fin = 0;
+    rlaif_generation g = {.struct_size = sizeof g, .ids = gen, .logprobs = glp, .n_new = &n_new,
+                          .finish = &fin};
+    char err[512] = "", out[4096];
+    ck_assert_msg(m.vt->generate(m.self, &seqs, &s, &g, err, sizeof err) == RLAIF_OK, "%s", err);
+    size_t len = 0;
+    ck_assert_int_eq(m.vt->detokenize(m.self, gen, n_new, 1, out, sizeof out, &len, err, sizeof err),
+                     RLAIF_OK);
+    ck_assert_msg(strcmp(text, out) == 0, "server: '%s'\nlocal:  '%s'", text, out);
+    ck_assert_msg(strlen(text) > 20, "too short to mean anything: '%s'", text);
+    const cJSON *usage = at(r.json, "usage");
+    ck_assert_int_eq(at(usage, "prompt_tokens")->valueint, (int)n);
+    /* The server does not count the EOS token that ends a text. */
+    size_t want = n_new - (n_new && gen[n_new - 1] == m.eos ? 1 : 0);
+    ck_assert_int_eq(at(usage, "completion_tokens")->valueint, (int)want);
+    /* The same request again: the same text. */
+    st_response r2 = post("/v1/completions",
+                          "{\"prompt\": \"Lily was sad because\", \"max_tokens\": 40, "
+                          "\"temperature\": 0.9, \"top_p\": 0.95, \"seed\": 1234}");
+    ck_assert_str_eq(at(cJSON_GetArrayItem(at(r2.json, "choices"), 0), "text")->valuestring, text);
+    st_response_free(&r);
+    st_response_free(&r2);
+    rlc_instance_unref(m.in);
+}
+END_TEST
+
+/* Logprobs are the model's: the sampled token's equals forward(), the top
+ * alternatives equal next_logprobs() over the prompt, best first. */
+START_TEST(logprobs_match_the_model)
+{
+    const char *prompt = "Once upon a time";
+    st_response r = post("/v1/completions",
+                         "{\"prompt\": \"Once upon a time\", \"max_tokens\": 6, "
+                         "\"temperature\": 0, \"logprobs\": 5}");
+    ck_assert_msg(r.status == 200, "%s", r.body);
+    const cJSON *c = cJSON_GetArrayItem(at(r.json, "choices"), 0);
+    const cJSON *lp = at(c, "logprobs");
+    const cJSON *toks = at(lp, "tokens"), *tlp = at(lp, "token_logprobs");
+    const cJSON *top = at(lp, "top_logprobs");
+    ck_assert_int_eq(cJSON_GetArraySize(toks), 6);
+    ck_assert_int_eq(cJSON_GetArraySize(tlp), 6);
+
+    local_model m = local_open();
+    int32_t ids[256];
+    size_t n = local_tokenize(&m, prompt, ids, 256);
+    const int32_t *pp = ids;
+    rlaif_seqs seqs = {.struct_size = sizeof seqs, .n = 1, .ids = &pp, .len = &n};
+    float *dist = malloc((size_t)m.vocab * sizeof *dist);
+    char err[256];
+    ck_assert_int_eq(m.vt->next_logprobs(m.self, &seqs, dist, err, sizeof err), RLAIF_OK);
+    /* Greedy: the first token is the argmax, and its logprob the max. */
+    int best = 0;
+    double z = 0;
+    for (int v = 0; v < m.vocab; v++) {
+        if (dist[v] > dist[best]) best = v;
+        z += exp(dist[v]);
+    }
+    ck_assert_msg(fabs(z - 1) < 1e-4, "local distribution sums to %g", z);
+    double first = cJSON_GetArrayItem(tlp, 0)->valuedouble;
+    ck_assert_msg(fabs(first - dist[best]) < 1e-5, "token logprob %g vs local %g", first,
+                  (double)dist[best]);
+    /* Top-5 of the first position, in order, as the local distribution's. */
+    const cJSON *t0 = cJSON_GetArrayItem(top, 0), *e;
+    double prev = 0;
+    int k = 0;
+    cJSON_ArrayForEach(e, t0) {
+        ck_assert(e->valuedouble <= prev + 1e-7);
+        prev = e->valuedouble;
+        int rank = 0; /* how many local entries are strictly larger */
+        for (int v = 0; v < m.vocab; v++) rank += dist[v] > e->valuedouble + 1e-5;
+        ck_assert_msg(rank <= k, "alternative %d ('%s', %g) is not the local rank %d", k,
+                      e->string, e->valuedouble, k);
+        k++;
+    }
+    ck_assert_int_ge(k, 4); /* five, unless two tokens share a text */
+    ck_assert_str_eq(at(c, "finish_reason")->valuestring, "length");
+    free(dist);
+    st_response_free(&r);
+    rlc_instance_unref(m.in);
+}
+END_TEST
+
+/* All 512 alternatives (chat shape, no merging of equal texts) sum to 1. */
+START_TEST(top_logprobs_are_normalised)
+{
+    st_response r = post("/v1/chat/completions",
+                         "{\"messages\": [{\"role\": \"user\", \"content\": \"Tell me a story\"}],"
+                         " \"max_tokens\": 3, \"seed\": 7, \"logprobs\": true,"
+                         " \"top_logprobs\": 512}");
+    ck_assert_msg(r.status == 200, "%s", r.body);
+    const cJSON *c = cJSON_GetArrayItem(at(r.json, "choices"), 0);
+    ck_assert_str_eq(at(at(c, "message"), "role")->valuestring, "assistant");
+    const cJSON *content = at(at(c, "logprobs"), "content"), *tok;
+    ck_assert_int_eq(cJSON_GetArraySize(content), 3);
+    cJSON_ArrayForEach(tok, content) {
+        const cJSON *tops = at(tok, "top_logprobs"), *e;
+        ck_assert_int_eq(cJSON_GetArraySize(tops), 512);
+        double z = 0, own = at(tok, "logprob")->valuedouble;
+        int found = 0;
+        cJSON_ArrayForEach(e, tops) {
+            z += exp(at(e, "logprob")->valuedouble);
+            found |= strcmp(at(e, "token")->valuestring, at(tok, "token")->valuestring) == 0 &&
+                     fabs(at(e, "logprob")->valuedouble - own) < 1e-5;
+        }
+        ck_assert_msg(fabs(z - 1) < 1e-4, "alternatives sum to %g", z);
+        ck_assert_msg(found, "the sampled token is not among its alternatives");
+        ck_assert(cJSON_IsArray(at(tok, "bytes")));
+    }
+    st_response_free(&r);
+}
+END_TEST
+
+/* echo + max_tokens 0 scores the prompt: the sum equals forward()'s. */
+START_TEST(echo_scores_the_prompt)
+{
+    const char *prompt = "The cat sat on the mat. It was happy.";
+    st_response r = post("/v1/completions",
+                         "{\"prompt\": \"The cat sat on the mat. It was happy.\", "
+                         "\"max_tokens\": 0, \"echo\": true, \"logprobs\": 0}");
+    ck_assert_msg(r.status == 200, "%s", r.body);
+    const cJSON *c = cJSON_GetArrayItem(at(r.json, "choices"), 0);
+    ck_assert_str_eq(at(c, "text")->valuestring, prompt);
+    const cJSON *tlp = at(at(c, "logprobs"), "token_logprobs"), *e;
+    ck_assert(cJSON_IsNull(at(at(c, "logprobs"), "top_logprobs")));
+    double sum = 0;
+    cJSON_ArrayForEach(e, tlp) sum += e->valuedouble;
+
+    local_model m = local_open();
+    int32_t ids[256];
+    size_t n = local_tokenize(&m, prompt, ids, 256);
+    ck_assert_int_eq(cJSON_GetArraySize(tlp), (int)n - 1); /* every token after BOS */
+    const int32_t *pp = ids;
+    rlaif_seqs seqs = {.struct_size = sizeof seqs, .n = 1, .ids = &pp, .len = &n};
+    float lp[256];
+    rlaif_outputs o = {.struct_size = sizeof o, .logprobs = lp};
+    char err[256];
+    ck_assert_int_eq(m.vt->forward(m.self, &seqs, RLAIF_OUT_LOGPROBS, 1.0f, &o, err, sizeof err),
+                     RLAIF_OK);
+    double want = 0;
+    for (size_t t = 0; t + 1 < n; t++) want += lp[t];
+    ck_assert_msg(fabs(sum - want) < 1e-4, "echo sum %g, forward %g", sum, want);
+    st_response_free(&r);
+    rlc_instance_unref(m.in);
+}
+END_TEST
+
+START_TEST(stop_strings_cut_the_text)
+{
+    st_response r = post("/v1/completions",
+                         "{\"prompt\": \"Once upon a time\", \"max_tokens\": 30, "
+                         "\"temperature\": 0, \"stop\": [\"Lily\"], \"n\": 2}");
+    ck_assert_msg(r.status == 200, "%s", r.body);
+    ck_assert_int_eq(cJSON_GetArraySize(at(r.json, "choices")), 2);
+    const cJSON *c;
+    cJSON_ArrayForEach(c, at(r.json, "choices")) {
+        /* Greedy stories260K says ", there was a little girl named Lily." */
+        ck_assert_str_eq(at(c, "text")->valuestring, ", there was a little girl named ");
+        ck_assert_str_eq(at(c, "finish_reason")->valuestring, "stop");
+    }
+    st_response_free(&r);
+}
+END_TEST
+
+START_TEST(bad_requests_answer_400_naming_the_field)
+{
+    st_response r = post("/v1/completions", "{\"prompt\": \"x\", ");
+    expect_error(&r, 400, NULL);
+    ck_assert(strstr(r.body, "not valid JSON"));
+    st_response_free(&r);
+    r = post("/v1/completions", "[1, 2]");
+    expect_error(&r, 400, NULL);
+    st_response_free(&r);
+    const char *cases[][2] = {
+        {"{\"prompt\": 3}", "prompt"},
+        {"{}", "prompt"},
+        {"{\"prompt\": \"x\", \"max_tokens\": \"ten\"}", "max_tokens"},
+        {"{\"prompt\": \"x\", \"temperature\": 9}", "temperature"},
+        {"{\"prompt\": \"x\", \"logprobs\": true}", "logprobs"},
+        {"{\"prompt\": \"x\", \"stop\": [1]}", "stop"},
+        {"{\"prompt\": \"x\", \"n\": 0}", "n"},
+        {"{\"prompt\": \"x\", \"echo\": 1}", "echo"},
+        {"{\"prompt\": \"x\", \"max_tokens\": 100000}", "max_tokens"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        r = post("/v1/completions", cases[i][0]);
+        expect_error(&r, 400, cases[i][1]);
+        st_response_free(&r);
+    }
+    r = post("/v1/chat/completions", "{\"messages\": [{\"role\": \"robot\", \"content\": \"x\"}]}");
+    expect_error(&r, 400, "messages[0].role");
+    st_response_free(&r);
+    r = post("/v1/chat/completions", "{\"messages\": []}");
+    expect_error(&r, 400, "messages");
+    st_response_free(&r);
+}
+END_TEST
+
+START_TEST(protocol_errors)
+{
+    st_response r;
+    /* A body over --max-body (1 MiB): 413 before it is read. */
+    size_t big = (size_t)3 << 20;
+    char *req = malloc(big + 256);
+    int hn = snprintf(req, 256, "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: "
+                      "%zu\r\n\r\n", big);
+    memset(req + hn, 'a', big);
+    ck_assert_int_eq(st_http_raw(server.port, req, (size_t)hn + big, &r), 0);
+    expect_error(&r, 413, NULL);
+    st_response_free(&r);
+    free(req);
+    /* No Content-Length on a POST: 411. */
+    const char *nolen = "POST /v1/completions HTTP/1.1\r\nHost: x\r\n\r\n{}";
+    ck_assert_int_eq(st_http_raw(server.port, nolen, strlen(nolen), &r), 0);
+    expect_error(&r, 411, NULL);
+    st_response_free(&r);
+    /* Unknown path: 404; wrong method: 405; garbage: 400. */
+    ck_assert_int_eq(st_http(server.port, "GET", "/v2/everything", NULL, &r), 0);
+    expect_error(&r, 404, NULL);
+    st_response_free(&r);
+    ck_assert_int_eq(st_http(server.port, "GET", "/v1/completions", NULL, &r), 0);
+    expect_error(&r, 405, NULL);
+    st_response_free(&r);
+    ck_assert_int_eq(st_http(server.port, "POST", "/v1/models", "{}", &r), 0);
+    expect_error(&r, 405, NULL);
+    st_response_free(&r);
+    const char *junk = "HELLO\r\n\r\n";
+    ck_assert_int_eq(st_http_raw(server.port, junk, strlen(junk), &r), 0);
+    expect_error(&r, 400, NULL);
+    st_response_free(&r);
+    /* Still serving after all that. */
+    ck_assert_int_eq(st_http(server.port, "GET", "/v1/models", NULL, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    st_response_free(&r);
+}
+END_TEST
+
+/* SIGTERM and SIGINT stop the server cleanly (exit status 0). */
+START_TEST(signals_stop_cleanly)
+{
+    int sigs[2] = {SIGTERM, SIGINT};
+    for (int i = 0; i < 2; i++) {
+        st_server s;
+        char msg[2048];
+        ck_assert_msg(st_server_start(&s, NULL, msg, sizeof msg) == 0, "%s", msg);
+        st_response r;
+        ck_assert_int_eq(st_http(s.port, "GET", "/v1/models", NULL, &r), 0);
+        st_response_free(&r);
+        int fd = s.err_fd;
+        int rc = st_server_stop(&s, sigs[i]);
+        s.err_fd = fd;
+        char *rest = st_server_stderr(&s);
+        ck_assert_msg(rc == 0, "exit status %d after signal %d", rc, sigs[i]);
+        ck_assert_msg(rest && strstr(rest, "stopped"), "stderr: %s", rest ? rest : "");
+        free(rest);
+    }
+}
+END_TEST
+
+START_TEST(bad_options_are_refused)
+{
+    st_server s;
+    char msg[2048];
+    const char *bad_backend[] = {"--backend", "no_such_backend", NULL};
+    ck_assert_int_ne(st_server_start(&s, bad_backend, msg, sizeof msg), 0);
+    ck_assert_msg(strstr(msg, "no_such_backend"), "%s", msg);
+}
+END_TEST
+
+int main(void)
+{
+    rlc_init(NULL);
+    char err[512];
+    if (!rlc_plugin_find(RLAIF_KIND_MODEL, "transformer", err, sizeof err)) {
+        printf("skipped: model/transformer is not available (%s)\n", err);
+        rlc_shutdown();
+        return 77;
+    }
+    Suite *s = suite_create("serve");
+    TCase *t = tcase_create("server");
+    tcase_set_timeout(t, 120);
+    tcase_add_unchecked_fixture(t, server_up, server_down);
+    tcase_add_test(t, models_lists_the_model);
+    tcase_add_test(t, seeded_completion_equals_generate);
+    tcase_add_test(t, logprobs_match_the_model);
+    tcase_add_test(t, top_logprobs_are_normalised);
+    tcase_add_test(t, echo_scores_the_prompt);
+    tcase_add_test(t, stop_strings_cut_the_text);
+    tcase_add_test(t, bad_requests_answer_400_naming_the_field);
+    tcase_add_test(t, protocol_errors);
+    suite_add_tcase(s, t);
+    TCase *life = tcase_create("lifecycle");
+    tcase_set_timeout(life, 120);
+    tcase_add_test(life, signals_stop_cleanly);
+    tcase_add_test(life, bad_options_are_refused);
+    suite_add_tcase(s, life);
+    SRunner *r = srunner_create(s);
+    srunner_run_all(r, CK_NORMAL);
+    int failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    rlc_shutdown();
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
