@@ -104,6 +104,11 @@ int main(int argc, char **argv)
     rlaif_outputs d = {.struct_size = sizeof d, .logprobs = dlp};
 
     double sgemm = sgemm_gflops(e.pool, 2048, 3);
+    /* Two variants in the same run: the LM head recomputed in the backward
+     * (logits never held), and the forward's [N,V] logits kept for it. */
+    float *kept = malloc(N * V * sizeof(float));
+    for (int keep = 0; keep < 2; keep++) {
+    ws.kept_logits = keep ? kept : NULL;
     double t_fwd = 0, t_lp = 0, t_bwd = 0, t_opt = 0, best = 1e30, loss = 0;
     for (int s = 0; s < steps + 1; s++) { /* step 0 warms up */
         double t0 = now_s();
@@ -114,13 +119,15 @@ int main(int argc, char **argv)
         }
         double t1 = now_s();
         double sum = 0;
+        if (keep) tf_logits_rows(&e, kept, e.acts.xf, N);
         for (size_t r0 = 0; r0 < N; r0 += TF_LOGIT_ROWS) {
             size_t rows = N - r0 < TF_LOGIT_ROWS ? N - r0 : TF_LOGIT_ROWS;
-            tf_logits_rows(&e, logits, e.acts.xf + r0 * D, rows);
+            float *lg = keep ? kept + r0 * V : logits;
+            if (!keep) tf_logits_rows(&e, logits, e.acts.xf + r0 * D, rows);
             for (size_t i = 0; i < rows; i++) {
                 size_t t = r0 + i;
                 int32_t tgt = (t % T) + 1 < T ? ids[t + 1] : -1;
-                tf_logits_stats(logits + i * V, V, 1.0f, tgt, &lp[t], NULL);
+                tf_logits_stats(lg + i * V, V, 1.0f, tgt, &lp[t], NULL);
                 if (tgt >= 0) sum += lp[t];
             }
         }
@@ -150,15 +157,18 @@ int main(int argc, char **argv)
     double gflops = flops_step / best * 1e-9;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("{\"bench\":\"engine_train_step\",\"model\":\"%s\",\"params\":%zu,\"batch\":%zu,"
+    printf("{\"bench\":\"engine_train_step\",\"lm_head\":\"%s\",\"model\":\"%s\",\"params\":%zu,\"batch\":%zu,"
            "\"seq\":%zu,\"threads\":%d,\"steps\":%d,\"loss\":%.4f,\"best_step_ms\":%.1f,"
            "\"fwd_ms\":%.1f,\"logprob_ms\":%.1f,\"bwd_ms\":%.1f,\"adamw_ms\":%.1f,"
            "\"tokens_per_s\":%.0f,\"model_gflops\":%.1f,\"sgemm_gflops\":%.1f,\"mfu\":%.3f,"
            "\"peak_rss_mb\":%.0f}\n",
-           big ? "smollm2-135M-shape" : "tinystories-15M-shape", m->n_params, B, T, threads, steps,
+           keep ? "kept_logits" : "recomputed", big ? "smollm2-135M-shape" : "tinystories-15M-shape",
+           m->n_params, B, T, threads, steps,
            loss, best * 1e3, t_fwd / steps * 1e3, t_lp / steps * 1e3, t_bwd / steps * 1e3,
            t_opt / steps * 1e3, (double)N / best, gflops, sgemm, gflops / sgemm,
            (double)ru.ru_maxrss / 1024.0);
+    }
+    free(kept);
     tf_bwd_ws_free(&ws);
     adamw_free(&opt);
     free(at), free(logits), free(lp), free(dlp), free(ids), free(seqs), free(len);

@@ -87,6 +87,17 @@ static void check_golden(const char *sub, int threads)
     }
     printf("engine backward %s (%d threads): %zu gradients, worst %.2g of the tensor max\n", sub,
            threads, f.m->n_tab, worst);
+    /* With the forward's logits kept, the same gradients (no recompute). */
+    size_t V = (size_t)f.m->cfg.vocab_size;
+    float *kept = malloc(f.T * V * sizeof(float)), *first = malloc(f.m->n_params * sizeof(float));
+    tf_logits_rows(&f.e, kept, f.e.acts.xf, f.T);
+    memcpy(first, f.m->grads, f.m->n_params * sizeof(float));
+    memset(f.m->grads, 0, f.m->n_params * sizeof(float));
+    ws.kept_logits = kept;
+    ck_assert_int_eq(tf_train_backward(&f.e, &f.m->g, &d, 1.0f, &ws, err, sizeof err), RLAIF_OK);
+    ws.kept_logits = NULL;
+    ck_assert(tu_rel_err(f.m->grads, first, f.m->n_params, 1e-12) < 1e-6);
+    free(kept), free(first);
     /* A second backward of the same forward doubles every gradient. */
     float *once = malloc(f.m->n_params * sizeof(float));
     memcpy(once, f.m->grads, f.m->n_params * sizeof(float));

@@ -86,6 +86,7 @@ void tf_bwd_ws_free(tf_bwd_ws *ws)
     memset(ws, 0, sizeof *ws);
 }
 
+
 static void zero(float *p, size_t n) { memset(p, 0, n * sizeof(float)); }
 
 /* ===== Linear layers through tf_matmul ================================== */
@@ -228,7 +229,11 @@ static void lmhead_bwd(tf_engine *e, float *dlm, const rlaif_outputs *d, float t
     size_t D = (size_t)c->dim, V = (size_t)c->vocab_size, t = 0, seq = 0, r;
     while ((r = gather_rows(a, d, ws, &t, &seq)) > 0) {
         for (size_t i = 0; i < r; i++) memcpy(ws->xg + i * D, a->xf + ws->rows[i] * D, D * sizeof(float));
-        tf_matmul(e->pool, ws->logits, V, ws->xg, D, 0, W, D, 1, r, V, D, 0);
+        if (ws->kept_logits)
+            for (size_t i = 0; i < r; i++)
+                memcpy(ws->logits + i * V, ws->kept_logits + ws->rows[i] * V, V * sizeof(float));
+        else
+            tf_matmul(e->pool, ws->logits, V, ws->xg, D, 0, W, D, 1, r, V, D, 0);
         rows_job j = {.c = c, .z = ws->logits, .tg = ws->tg, .dl = ws->dl, .de = ws->de,
                       .temperature = temperature, .n = r};
         run_rows(e, &j, dlogits_task);
