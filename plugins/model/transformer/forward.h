@@ -73,7 +73,7 @@ typedef struct tf_acts {
 } tf_acts;
 
 /* Rows of logits computed at a time by tf_logits_rows' callers. */
-#define TF_LOGIT_ROWS 128
+#define TF_LOGIT_ROWS 256
 /* Largest T·V (floats) of logits a keep=1 forward holds for backward (512 MB). */
 #define TF_KEEP_LOGITS_MAX ((size_t)128 << 20)
 
