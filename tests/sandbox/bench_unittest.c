@@ -4,7 +4,7 @@
  * with 2 workers, each in its own sandbox.  Every reward is checked before
  * the figure is reported: a fast wrong answer is not a result.
  *
- * Usage: bench_unittest [n_samples] [workers]
+ * Usage: bench_unittest [n_samples] [workers] [mix]   mix: both (default), lua, python
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +56,7 @@ int main(int argc, char **argv)
 {
     size_t n = argc > 1 ? (size_t)strtoul(argv[1], NULL, 10) : 1000;
     int workers = argc > 2 ? atoi(argv[2]) : 2;
+    const char *mix = argc > 3 ? argv[3] : "both";
     if (n == 0 || workers < 1) return 2;
     rlc_init(NULL);
     char err[512], config[128];
@@ -81,7 +82,7 @@ int main(int argc, char **argv)
     size_t n_tasks = sizeof tasks / sizeof tasks[0];
     for (size_t i = 0; i < n; i++) {
         const task *t = &tasks[(i / 2) % n_tasks];
-        int lua = i % 2 == 0;
+        int lua = strcmp(mix, "lua") == 0 || (strcmp(mix, "python") != 0 && i % 2 == 0);
         prompts[i] = "";
         responses[i] = lua ? t->lua : t->python;
         meta[i] = lua ? t->lua_meta : t->py_meta;
@@ -103,9 +104,9 @@ int main(int argc, char **argv)
             bad = 1;
         }
     if (!bad)
-        printf("reward/unittest: %zu samples (Lua and Python, 3 tests each), %d workers: "
+        printf("reward/unittest: %zu samples (%s, 3 tests each), %d workers: "
                "%.2f s, %.1f rewards/s\n",
-               n, workers, dt, (double)n / dt);
+               n, strcmp(mix, "both") == 0 ? "Lua and Python" : mix, workers, dt, (double)n / dt);
     rlc_instance_unref(in);
     rlc_shutdown();
     free(prompts);
