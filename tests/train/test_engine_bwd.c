@@ -221,6 +221,64 @@ static void check_heads_fd(const char *sub, int mode)
     fixture_close(&f);
 }
 
+/* A random Qwen2-style model with everything the goldens lack: q/k/v and
+ * o biases, untied LM head, interleaved RoPE, grouped heads, a ragged batch
+ * (lengths 5 and 7), value and score heads, temperature and entropy. */
+START_TEST(test_random_qwen2_ragged_fd)
+{
+    tf_config cfg = {.arch = TF_QWEN2, .dim = 32, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2,
+                     .head_dim = 8, .hidden_dim = 48, .vocab_size = 40, .max_seq_len = 16,
+                     .norm_eps = 1e-5f, .rope_theta = 10000.0f, .rope_interleaved = 1, .tied = 0,
+                     .qkv_bias = 1, .o_bias = 1, .bos_id = -1, .eos_id = -1, .pad_id = -1,
+                     .value_head = 1, .score_head = 1};
+    fixture f = {0};
+    char err[256];
+    ck_assert_msg(tf_model_create(&cfg, &f.m, err, sizeof err) == RLAIF_OK, "%s", err);
+    tu_rng r;
+    tu_rng_seed(&r, 23);
+    tu_fill(&r, f.m->params, f.m->n_params, -0.4f, 0.4f);
+    for (size_t i = 0; i < f.m->n_tab; i++)
+        if (strstr(f.m->tab[i].name, "norm"))
+            for (size_t j = 0; j < f.m->tab[i].numel; j++) f.m->params[f.m->tab[i].offset + j] += 1.0f;
+    ck_assert_int_eq(tf_engine_init(&f.e, f.m, 2, err, sizeof err), RLAIF_OK);
+    ck_assert_int_eq(tf_model_alloc_grads(f.m, err, sizeof err), RLAIF_OK);
+    static const int32_t ids[12] = {3, 17, 39, 0, 8, 25, 25, 1, 30, 12, 7, 33};
+    f.ids = malloc(sizeof ids);
+    memcpy(f.ids, ids, sizeof ids);
+    f.n = 2;
+    f.len[0] = 5;
+    f.len[1] = 7;
+    f.T = 12;
+    f.seqs[0] = f.ids;
+    f.seqs[1] = f.ids + 5;
+    fd_ctx c = {.f = &f, .temp = 0.8f};
+    c.wl = tu_alloc_fill(&r, f.T, -1, 1);
+    c.we = tu_alloc_fill(&r, f.T, -1, 1);
+    c.wv = tu_alloc_fill(&r, f.T, -1, 1);
+    c.ws = tu_alloc_fill(&r, f.n, -1, 1);
+    heads_loss(&c);
+    rlaif_outputs d = {.struct_size = sizeof d, .logprobs = c.wl, .entropy = c.we,
+                       .values = c.wv, .score = c.ws};
+    tf_bwd_ws ws = {0};
+    memset(f.m->grads, 0, f.m->n_params * sizeof(float));
+    ck_assert_msg(tf_train_backward(&f.e, &f.m->g, &d, c.temp, &ws, err, sizeof err) == RLAIF_OK,
+                  "%s", err);
+    float *grads = malloc(f.m->n_params * sizeof(float));
+    memcpy(grads, f.m->grads, f.m->n_params * sizeof(float));
+    for (size_t i = 0; i < f.m->n_tab; i++) {
+        const tf_param *p = &f.m->tab[i];
+        ck_assert_msg(tu_max_abs(grads + p->offset, p->numel) > 0.0f, "%s: no gradient", p->name);
+        double e = tu_fd_check(p->name, f.m->params + p->offset, p->numel, grads + p->offset,
+                               heads_loss, &c, 1e-2f, 12, 1e-2);
+        ck_assert_msg(e < 1e-2, "%s: fd error %.3g", p->name, e);
+    }
+    free(grads);
+    free(c.wl), free(c.we), free(c.wv), free(c.ws);
+    tf_bwd_ws_free(&ws);
+    fixture_close(&f);
+}
+END_TEST
+
 START_TEST(test_llama_logprob_entropy_fd) { check_heads_fd("llama_tiny", 0); }
 END_TEST
 
@@ -317,6 +375,7 @@ static Suite *engine_bwd_suite(void)
     tcase_add_test(tc, test_llama_value_score_fd);
     tcase_add_test(tc, test_gpt2_value_score_fd);
     tcase_add_test(tc, test_frozen_view);
+    tcase_add_test(tc, test_random_qwen2_ragged_fd);
     tcase_add_test(tc, test_errors);
     suite_add_tcase(s, tc);
     return s;
