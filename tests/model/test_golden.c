@@ -392,6 +392,60 @@ START_TEST(test_half_precision_checkpoints)
 }
 END_TEST
 
+/* GPT-2 (learned positions in the decode step) and Llama: ragged prompts
+ * in one batch continue exactly as they do alone, greedy and sampled. */
+static void check_ragged_batch(const char *name)
+{
+    golden g;
+    golden_load(&g, name);
+    char cfg[1024], err[512] = "";
+    snprintf(cfg, sizeof cfg, "{\"path\": \"%s/golden/%s\", \"threads\": 2}", mu_shared_dir(),
+             name);
+    rlc_instance *in = mu_model(cfg);
+    const rlaif_model_vtable *vt = mu_vt(in);
+    void *self = rlc_instance_self(in);
+    const int32_t *ids[3] = {g.ids[0], g.ids[1], g.ids[0] + 3};
+    size_t len[3] = {5, 13, 1};
+    uint64_t seeds[3] = {3, 4, 5};
+    for (int sampled = 0; sampled < 2; sampled++) {
+        rlaif_sampling sp = {.struct_size = sizeof sp, .temperature = sampled ? 1.3f : 0,
+                             .top_p = sampled ? 0.9f : 1, .max_new_tokens = 20,
+                             .seeds = seeds, .ignore_eos = 1};
+        int32_t all_ids[60], one_ids[20];
+        float all_lp[60], one_lp[20];
+        size_t all_n[3], one_n;
+        uint8_t all_f[3], one_f;
+        rlaif_seqs s = {.struct_size = sizeof s, .n = 3, .ids = ids, .len = len};
+        rlaif_generation ga = {.struct_size = sizeof ga, .ids = all_ids, .logprobs = all_lp,
+                               .n_new = all_n, .finish = all_f};
+        ck_assert_msg(vt->generate(self, &s, &sp, &ga, err, sizeof err) == RLAIF_OK, "%s", err);
+        for (int b = 0; b < 3; b++) {
+            rlaif_seqs s1 = {.struct_size = sizeof s1, .n = 1, .ids = &ids[b], .len = &len[b]};
+            rlaif_generation g1 = {.struct_size = sizeof g1, .ids = one_ids, .logprobs = one_lp,
+                                   .n_new = &one_n, .finish = &one_f};
+            sp.seeds = &seeds[b];
+            ck_assert_int_eq(vt->generate(self, &s1, &sp, &g1, err, sizeof err), RLAIF_OK);
+            sp.seeds = seeds;
+            ck_assert_uint_eq(one_n, 20);
+            ck_assert_uint_eq(all_n[b], 20);
+            for (int t = 0; t < 20; t++) {
+                ck_assert_msg(one_ids[t] == all_ids[b * 20 + t], "%s %s prompt %d token %d",
+                              name, sampled ? "sampled" : "greedy", b, t);
+                ck_assert_float_eq_tol(one_lp[t], all_lp[b * 20 + t], 1e-4f);
+            }
+        }
+    }
+    rlc_instance_unref(in);
+    golden_free(&g);
+}
+
+START_TEST(test_ragged_batches)
+{
+    check_ragged_batch("gpt2_tiny");
+    check_ragged_batch("llama_tiny");
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("model_golden");
@@ -404,6 +458,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_config_variants);
     tcase_add_test(tc, test_plugin_config_errors);
     tcase_add_test(tc, test_heads);
+    tcase_add_test(tc, test_ragged_batches);
     tcase_add_test(tc, test_half_precision_checkpoints);
     suite_add_tcase(s, tc);
     return s;
