@@ -224,16 +224,31 @@ function rlaif.evaluate(opts)
   for k, v in pairs(opts.generation or {}) do gen[k] = v end
   gen.seed = opts.seed or 12345
   gen.n = opts.samples_per_prompt or 1
-  local outs = opts.policy:generate(opts.prompts, gen)
-  local prompts, responses, samples = {}, {}, {}
+  local texts, metas_of = {}, {}
+  for i, p in ipairs(opts.prompts) do
+    if type(p) == "table" then
+      texts[i] = p.prompt
+      local meta = p.meta
+      if meta == nil then
+        meta = {}
+        for key, v in pairs(p) do if key ~= "prompt" then meta[key] = v end end
+      end
+      metas_of[i] = meta
+    else
+      texts[i], metas_of[i] = p, {}
+    end
+  end
+  local outs = opts.policy:generate(texts, gen)
+  local prompts, responses, samples, metas = {}, {}, {}, {}
   for i, o in ipairs(outs) do
-    prompts[i] = opts.prompts[o.prompt_index]
+    prompts[i] = texts[o.prompt_index]
+    metas[i] = metas_of[o.prompt_index]
     responses[i] = o.text
     samples[i] = {ids = concat(o.prompt_ids, o.ids), prompt_len = #o.prompt_ids}
   end
   local result = {n = #outs, distinct_1 = distinct_n(responses, 1), distinct_2 = distinct_n(responses, 2)}
   if opts.reward then
-    local rewards, components = as_reward(opts.reward):score(prompts, responses)
+    local rewards, components = as_reward(opts.reward):score(prompts, responses, metas)
     result.reward_mean, result.reward_std = rlaif.mean_std(rewards)
     for name, list in pairs(components) do result["reward_" .. name] = (rlaif.mean_std(list)) end
     result.rewards = rewards
@@ -271,9 +286,20 @@ function rlaif.rl(opts)
       or (opts.algorithm and opts.algorithm:plugin():gsub("^optimizer/", "")) or "ppo"
   local opt = optimizer_for(opts.algorithm or "ppo", opts.config)
   local reward = as_reward(opts.reward)
+  -- Prompts are strings or rows {prompt = ..., meta = {...}}: a row's meta (or
+  -- its other fields, e.g. `tests`) goes to the reward as the sample metadata.
   local prompts = {}
   for i, p in ipairs(opts.prompts or rlaif.fail("rlaif.rl: 'prompts' is required")) do
-    prompts[i] = type(p) == "table" and p.prompt or p
+    if type(p) == "table" then
+      local meta = p.meta
+      if meta == nil then
+        meta = {}
+        for key, v in pairs(p) do if key ~= "prompt" then meta[key] = v end end
+      end
+      prompts[i] = {text = p.prompt or rlaif.fail("rlaif.rl: prompts[" .. i .. "] has no 'prompt'"), meta = meta}
+    else
+      prompts[i] = {text = p, meta = {}}
+    end
   end
   local steps, bs = opts.steps or 10, opts.batch_size or 8
   local k = opts.samples_per_prompt or (name == "ppo" and 1 or 4)
@@ -306,15 +332,19 @@ function rlaif.rl(opts)
     if rlaif.cancelled() then rlaif.fail("interrupted") end
     local t_gen = rlaif.clock()
     local rows = rows_for_step(prompts, bs, seed, step)
+    local texts = {}
+    for i, r in ipairs(rows) do texts[i] = r.text end
     local g = {}
     for key, v in pairs(gen) do g[key] = v end
     g.n, g.seed = k, seed * 7919 + step * 104729
-    local outs = policy:generate(rows, g)
+    local outs = policy:generate(texts, g)
     t_gen = rlaif.clock() - t_gen
     local t_rew = rlaif.clock()
-    local ps, rs = {}, {}
-    for i, o in ipairs(outs) do ps[i], rs[i] = rows[o.prompt_index], o.text end
-    local rewards, components = reward:score(ps, rs)
+    local ps, rs, ms = {}, {}, {}
+    for i, o in ipairs(outs) do
+      ps[i], rs[i], ms[i] = texts[o.prompt_index], o.text, rows[o.prompt_index].meta
+    end
+    local rewards, components = reward:score(ps, rs, ms)
     t_rew = rlaif.clock() - t_rew
     local batch = {temperature = gen.temperature}
     local ntok = 0
