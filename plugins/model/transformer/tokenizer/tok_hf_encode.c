@@ -388,13 +388,19 @@ static int hf_pair(const void *ctx, int32_t a, int32_t b, double *prio, int32_t 
     return 1;
 }
 
-/* The initial symbols of one char: its token, its byte tokens, or unk. */
-static int char_symbols(enc *e, const char *c, size_t n, int *last_unk)
+/* The initial symbols of one char: its token, its byte tokens, or unk.
+ * With fuse_unk, a run of unknown chars is one unk that stays pending
+ * until the next char of the vocabulary (or the word's end): byte-fallback
+ * tokens met meanwhile go out first and do not end the run, exactly as HF
+ * orders them. */
+static int char_symbols(enc *e, const char *c, size_t n, int *pending_unk)
 {
     const tokenizer *t = e->t;
     int32_t id = tok_strmap_get(&t->vocab, c, n);
     if (id >= 0) {
-        *last_unk = 0;
+        if (*pending_unk && tok_ids_push(&e->word, t->unk))
+            return -1;
+        *pending_unk = 0;
         return tok_ids_push(&e->word, id);
     }
     if (t->byte_fallback) {
@@ -405,15 +411,15 @@ static int char_symbols(enc *e, const char *c, size_t n, int *last_unk)
             for (k = 0; k < n; k++)
                 if (tok_ids_push(&e->word, t->byte_id[(unsigned char)c[k]]))
                     return -1;
-            *last_unk = 0;
             return 0;
         }
     }
     if (t->unk < 0)
         return 0;   /* HF drops a char it cannot represent */
-    if (t->fuse_unk && *last_unk)
+    if (t->fuse_unk) {
+        *pending_unk = 1;
         return 0;
-    *last_unk = 1;
+    }
     return tok_ids_push(&e->word, t->unk);
 }
 
@@ -426,13 +432,15 @@ static int bpe_word(enc *e, const char *s, size_t n)
             return tok_ids_push(e->out, id);
     }
     e->word.len = 0;
-    int last_unk = 0;
+    int pending_unk = 0;
     for (size_t i = 0; i < n;) {
         size_t k = char_len(s + i, n - i);
-        if (char_symbols(e, s + i, k, &last_unk))
+        if (char_symbols(e, s + i, k, &pending_unk))
             return -1;
         i += k;
     }
+    if (pending_unk && tok_ids_push(&e->word, t->unk))
+        return -1;
     size_t count = e->word.len;
     if (tok_bpe_merge(&e->bpe, e->word.p, &count, hf_pair, t))
         return -1;
