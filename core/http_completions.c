@@ -211,7 +211,7 @@ static int parse_common(const cJSON *req, int chat, req_params *p, serve_reply *
     const char *mt = chat && field(req, "max_completion_tokens") ? "max_completion_tokens"
                                                                  : "max_tokens";
     p->max_tokens_given = field(req, mt) != NULL;
-    if (get_int(req, mt, chat ? CHAT_DEFAULT_MAX_TOKENS : 16, 0, 1 << 20, &x, r)) return -1;
+    if (get_int(req, mt, chat ? CHAT_DEFAULT_MAX_TOKENS : 16, 0, 1 << 16, &x, r)) return -1;
     p->max_tokens = (uint32_t)x;
     if (get_number(req, "temperature", 1.0, 0.0, 2.0, &x, r)) return -1;
     p->temperature = (float)x;
@@ -350,10 +350,11 @@ static rlaif_status build_choice(serve_model *m, const char *prompt_text, const 
     if (!c->lp || !c->top_id || !c->top_lp)
         return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, "out of memory");
     size_t skip = c->first_null; /* a token without context has no log-probability */
-    st = sm_token_logprobs(m, c->seq, c->seq_len, c->from + skip, c->lp + skip, err, errlen);
-    if (!st)
+    if (k == 0)
+        st = sm_token_logprobs(m, c->seq, c->seq_len, c->from + skip, c->lp + skip, err, errlen);
+    else
         st = sm_top_logprobs(m, c->seq, c->seq_len, c->from + skip, k, c->top_id + skip * k,
-                             c->top_lp + skip * k, err, errlen);
+                             c->top_lp + skip * k, c->lp + skip, err, errlen);
     return st;
 }
 

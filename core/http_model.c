@@ -5,10 +5,11 @@
  *
  * Log-probabilities are those of the model's own distribution (temperature
  * 1, before top-k/top-p), whatever the sampling settings: that is what a
- * labeler reading "how likely is token A here" needs.  The sampled token's
- * log-probability comes from forward() over the whole sequence (the call a
- * local labeler makes); the top-k alternatives come from next_logprobs()
- * over each prefix (the first generated position uses the prompt itself).
+ * labeler reading "how likely is token A here" needs.  Without
+ * alternatives the tokens' log-probabilities come from one forward() over
+ * the whole sequence (the call a local labeler makes); with top-k
+ * alternatives, both come from next_logprobs() over each prefix (the first
+ * generated position uses the prompt itself, as a local labeler does).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -274,7 +275,8 @@ static void top_k(const float *d, size_t V, size_t k, int32_t *id, float *lp)
 }
 
 rlaif_status sm_top_logprobs(serve_model *m, const int32_t *ids, size_t len, size_t from,
-                             size_t k, int32_t *top_id, float *top_lp, char *err, size_t errlen)
+                             size_t k, int32_t *top_id, float *top_lp, float *tok_lp, char *err,
+                             size_t errlen)
 {
     if (k == 0 || from >= len) return RLAIF_OK;
     if (from < 1) return rlaif_errorf(err, errlen, RLAIF_E_INTERNAL, WHO ": top logprobs at 0");
@@ -296,6 +298,11 @@ rlaif_status sm_top_logprobs(serve_model *m, const int32_t *ids, size_t len, siz
         if (st) return st;
         for (size_t i = 0; i < c; i++) {
             size_t row = t0 + i - from;
+            int32_t tok = ids[t0 + i];
+            if (tok < 0 || (size_t)tok >= V)
+                return rlaif_errorf(err, errlen, RLAIF_E_INTERNAL, WHO ": token %d outside the "
+                                    "vocabulary", (int)tok);
+            tok_lp[row] = m->dist[i * V + (size_t)tok];
             top_k(m->dist + i * V, V, k, top_id + row * k, top_lp + row * k);
         }
     }

@@ -118,9 +118,11 @@ rlaif_status sm_token_logprobs(serve_model *m, const int32_t *ids, size_t len, s
 
 /* The k most likely next tokens after each prefix ids[..t-1], t in
  * [from, len): top_id/top_lp[(t - from) * k + r], best first (ties: lower id
- * first), from next_logprobs(). */
+ * first), from next_logprobs(); tok_lp[t - from] = log p(ids[t]) from the
+ * same distribution (one model pass serves both). */
 rlaif_status sm_top_logprobs(serve_model *m, const int32_t *ids, size_t len, size_t from,
-                             size_t k, int32_t *top_id, float *top_lp, char *err, size_t errlen);
+                             size_t k, int32_t *top_id, float *top_lp, float *tok_lp, char *err,
+                             size_t errlen);
 
 /* The text of one token as the tokenizer writes it (special tokens too),
  * malloc'ed raw bytes. */

@@ -214,6 +214,23 @@ START_TEST(instruct_mode_agrees_with_llm_top_logprobs)
 }
 END_TEST
 
+/* Few alternatives: the labels fall outside them, and the echo fallback
+ * asks again for exactly those contexts; the answers still agree. */
+START_TEST(top_logprobs_with_echo_fallback_agrees_with_llm)
+{
+    rlc_instance *m = model_instance();
+    labeler a = local_labeler(m, "\"constitution\": \"harmless\"");
+    labeler b = remote_labeler("\"constitution\": \"harmless\", \"top_logprobs\": 2, "
+                               "\"fallback\": \"echo\"");
+    compare_agree(&a, &b, 1e-5);
+    score_agree(&a, &b, 1e-5);
+    ck_assert_msg(stat_of(&b, "labels_missing") > 0, "the fallback was never needed");
+    rlc_instance_unref(b.in);
+    rlc_instance_unref(a.in);
+    rlc_instance_unref(m);
+}
+END_TEST
+
 /* The chat endpoint: the server's own chat template (plain "role: content"
  * for this tokenizer), so only the shape of the answers is checked. */
 START_TEST(chat_endpoint_gives_symmetric_probabilities)
@@ -327,6 +344,8 @@ START_TEST(config_errors_name_the_key)
         {"{\"base_url\": \"ftp://x\", \"constitution\": \"harmless\"}", "base_url"},
         {"{\"base_url\": \"http://x/v1\", \"constitution\": \"harmless\", \"endpoint\": \"chat\","
          " \"method\": \"echo\"}", "method"},
+        {"{\"base_url\": \"http://x/v1\", \"constitution\": \"harmless\", \"endpoint\": \"chat\","
+         " \"fallback\": \"echo\"}", "fallback"},
         {"{\"base_url\": \"http://x/v1\", \"constitution\": \"stories\"}", "echo"},
         {"{\"base_url\": \"http://x/v1\", \"constitution\": \"harmless\", \"retrys\": 2}", "retrys"},
         {"{\"base_url\": \"http://x/v1\", \"constitution\": \"harmless\", \"api_key_env\": "
@@ -361,6 +380,7 @@ int main(void)
     tcase_add_test(t, probe_mode_agrees_with_llm);
     tcase_add_test(t, instruct_mode_agrees_with_llm_echo);
     tcase_add_test(t, instruct_mode_agrees_with_llm_top_logprobs);
+    tcase_add_test(t, top_logprobs_with_echo_fallback_agrees_with_llm);
     tcase_add_test(t, chat_endpoint_gives_symmetric_probabilities);
     suite_add_tcase(s, t);
     TCase *e = tcase_create("errors");

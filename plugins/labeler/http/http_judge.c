@@ -200,34 +200,58 @@ static void jobs_free(hl_job *jobs, size_t n)
     free(jobs);
 }
 
+/* Echo jobs for the labels of contexts ctx[which[0..m)], written to their rows of ll. */
+static rlaif_status echo_rows(http_labeler *L, const hl_ctx *ctx, const size_t *which, size_t m,
+                              size_t n_labels, const char *const *labels, double *ll, char *err,
+                              size_t errlen)
+{
+    size_t nj = m * n_labels;
+    hl_job *jobs = calloc(nj ? nj : 1, sizeof *jobs);
+    if (!jobs) return nomem(err, errlen);
+    rlaif_status st = RLAIF_OK;
+    for (size_t j = 0; j < nj && !st; j++)
+        if (!(jobs[j].body = body_echo(L, ctx[which[j / n_labels]].text, labels[j % n_labels])))
+            st = nomem(err, errlen);
+    if (!st) st = hl_run(L, jobs, nj, err, errlen);
+    for (size_t j = 0; j < nj && !st; j++)
+        st = hl_reply_echo(L, jobs[j].reply, &ll[which[j / n_labels] * n_labels + j % n_labels],
+                           err, errlen);
+    jobs_free(jobs, nj);
+    return st;
+}
+
 /* ll[i * n_labels + k] = the log-likelihood of label k after context i
- * (up to a constant per context, which every use cancels). */
+ * (up to a constant per context, which every use cancels).  With the top
+ * method, a context whose labels are not all among the alternatives is
+ * asked again with echo when `fallback` is "echo" (all its labels, so that
+ * the constant stays one per context). */
 static rlaif_status label_loglik(http_labeler *L, size_t n_ctx, const hl_ctx *ctx,
                                  size_t n_labels, const char *const *labels, double *ll,
                                  char *err, size_t errlen)
 {
-    int echo = L->method == HL_METHOD_ECHO;
-    size_t nj = echo ? n_ctx * n_labels : n_ctx;
-    hl_job *jobs = calloc(nj ? nj : 1, sizeof *jobs);
-    if (!jobs) return nomem(err, errlen);
+    size_t *which = malloc((n_ctx ? n_ctx : 1) * sizeof *which);
+    if (!which) return nomem(err, errlen);
     rlaif_status st = RLAIF_OK;
-    for (size_t j = 0; j < nj && !st; j++) {
-        jobs[j].body = echo ? body_echo(L, ctx[j / n_labels].text, labels[j % n_labels])
-                            : body_top(L, &ctx[j]);
-        if (!jobs[j].body) st = nomem(err, errlen);
-    }
-    if (!st) st = hl_run(L, jobs, nj, err, errlen);
-    for (size_t j = 0; j < nj && !st; j++) {
-        if (echo) {
-            st = hl_reply_echo(L, jobs[j].reply, &ll[j], err, errlen);
-        } else {
+    size_t m = 0;
+    if (L->method == HL_METHOD_ECHO) {
+        for (size_t i = 0; i < n_ctx; i++) which[m++] = i;
+    } else {
+        hl_job *jobs = calloc(n_ctx ? n_ctx : 1, sizeof *jobs);
+        if (!jobs) st = nomem(err, errlen);
+        for (size_t j = 0; j < n_ctx && !st; j++)
+            if (!(jobs[j].body = body_top(L, &ctx[j]))) st = nomem(err, errlen);
+        if (!st) st = hl_run(L, jobs, n_ctx, err, errlen);
+        for (size_t j = 0; j < n_ctx && !st; j++) {
             size_t miss = 0;
             st = hl_reply_top(L, jobs[j].reply, n_labels, labels, ll + j * n_labels, &miss, err,
                               errlen);
             L->n_missing += miss;
+            if (miss && L->fallback_echo) which[m++] = j;
         }
+        if (jobs) jobs_free(jobs, n_ctx);
     }
-    jobs_free(jobs, nj);
+    if (!st && m) st = echo_rows(L, ctx, which, m, n_labels, labels, ll, err, errlen);
+    free(which);
     return st;
 }
 

@@ -54,6 +54,7 @@ typedef struct http_labeler {
     size_t n_subset;
     long timeout_ms, backoff_ms;
     int retries, concurrency, top_logprobs;
+    int fallback_echo;          /* top method: labels not shown are read with echo */
 
     /* Statistics since create. */
     uint64_t n_compare, n_two_order, n_disagree, n_first_wins, n_score;

@@ -30,6 +30,10 @@
  *   backoff_ms    integer 0..60000                  default 250, doubled per retry
  *   concurrency   integer 1..256                    default 4 requests in flight
  *   top_logprobs  integer 1..1000                   default 20 alternatives asked for
+ *   fallback      "floor" | "echo"                  default "floor": what the top
+ *                 method does when a label is not among the alternatives:
+ *                 bound it by the smallest shown, or ask again with echo
+ *                 (exact; completions endpoint only)
  *
  * Statistics: comparisons, position_bias, first_shown_wins, scores,
  * requests, retries, labels_missing (labels not among the top alternatives:
@@ -176,10 +180,11 @@ static rlaif_status read_config(http_labeler *L, const char *config, char *err, 
     static const char *const keys[] = {
         "base_url", "model",  "api_key", "api_key_env", "endpoint",   "method",
         "constitution", "mode", "chat_template", "clamp", "seed", "principles",
-        "timeout_ms", "retries", "backoff_ms", "concurrency", "top_logprobs", NULL};
+        "timeout_ms", "retries", "backoff_ms", "concurrency", "top_logprobs", "fallback", NULL};
     static const char *const endpoints[] = {"completions", "chat", NULL};
     static const char *const methods[] = {"top_logprobs", "echo", NULL};
     static const char *const modes[] = {"instruct", "probe", "", NULL};
+    static const char *const fallbacks[] = {"floor", "echo", NULL};
     pconfig c;
     if (pconfig_open(&c, HL_WHO, config, err, errlen)) return pconfig_close(&c);
     pconfig_no_other_keys(&c, keys);
@@ -200,6 +205,7 @@ static rlaif_status read_config(http_labeler *L, const char *config, char *err, 
     L->backoff_ms = (long)pconfig_int(&c, "backoff_ms", 250, 0, 60000);
     L->concurrency = (int)pconfig_int(&c, "concurrency", 4, 1, 256);
     L->top_logprobs = (int)pconfig_int(&c, "top_logprobs", 20, 1, 1000);
+    L->fallback_echo = pconfig_enum(&c, "fallback", "floor", fallbacks) == 1;
     const char **ids = NULL;
     size_t n_ids = pconfig_strings(&c, "principles", &ids);
     char msg[400];
@@ -208,6 +214,8 @@ static rlaif_status read_config(http_labeler *L, const char *config, char *err, 
     if (!c.failed && L->method == HL_METHOD_ECHO && L->endpoint == HL_ENDPOINT_CHAT)
         pconfig_fail(&c, "config key 'method': \"echo\" needs endpoint \"completions\" (chat "
                      "endpoints do not score the prompt)");
+    if (!c.failed && L->fallback_echo && L->endpoint == HL_ENDPOINT_CHAT)
+        pconfig_fail(&c, "config key 'fallback': \"echo\" needs endpoint \"completions\"");
     if (!c.failed && !(L->url = endpoint_url(base, L->endpoint))) pconfig_fail(&c, "out of memory");
     if (!c.failed && !L->model) pconfig_fail(&c, "out of memory");
     if (!c.failed) {
