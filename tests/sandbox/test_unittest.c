@@ -103,6 +103,16 @@ START_TEST(test_correct_code_scores_one)
         /* entry: tests call the function as `candidate` */
         {"def square(x):\n    return x * x\n",
          "{\"entry\": \"square\", \"tests\": [\"assert candidate(4) == 16\"]}"},
+        /* objects on both sides compare as Python would; plain data as usual */
+        {"class P:\n"
+         "    def __init__(self, x): self.x = x\n"
+         "    def __eq__(self, o): return isinstance(o, P) and o.x == self.x\n"
+         "def make(x):\n    return P(x)\n"
+         "def pairs(n):\n    return {i: [i, (i, 'x')] for i in range(n)}\n",
+         "{\"tests\": [\"assert make(2) == P(2)\", \"assert make(2) != P(3)\", "
+         "\"assert pairs(2) == {0: [0, (0, 'x')], 1: [1, (1, 'x')]}\", "
+         "\"assert 1 == 1.0 and [1, 2] != [2, 1]\", "
+         "\"assert all(pairs(3)[i][0] == i for i in range(3))\"]}"},
         {"function sq(x) return x * x end",
          "{\"language\": \"lua\", \"entry\": \"sq\", \"tests\": [\"assert(candidate(5) == 25)\"]}"},
         /* Lua's load works on text in the candidate's globals; bytecode is refused */
@@ -226,6 +236,19 @@ START_TEST(test_reward_hacks_earn_nothing)
          "def add(a, b):\n    return 0\n",
          "{\"language\": \"python\", \"tests\": [\"assert add(1, 2) == 3\", "
          "\"assert add(2, 2) == 4\"]}"},
+        /* results that claim to equal anything */
+        {"class Anything:\n"
+         "    def __eq__(self, other): return True\n"
+         "    def __ne__(self, other): return False\n"
+         "def add(a, b):\n    return Anything()\n",
+         PY_ADD_TESTS},
+        {"class Liar(int):\n"
+         "    def __eq__(self, other): return True\n"
+         "def add(a, b):\n    return Liar(0)\n",
+         PY_ADD_TESTS},
+        {"def add(a, b):\n    return [type('X', (), {'__eq__': lambda s, o: True})()]\n",
+         "{\"language\": \"python\", \"tests\": [\"assert add(1, 2) == [3]\", "
+         "\"assert not (add(1, 2) != [3])\"]}"},
         /* swallowing the failure: SystemExit from inside the test */
         {"import sys\ndef add(a, b):\n    sys.exit(0)\n", PY_ADD_TESTS},
     };
