@@ -5,6 +5,7 @@
  */
 #include <check.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,11 +214,20 @@ START_TEST(test_model_tensor_errors)
     write_folder(-1, NULL, 3);
     expect_load_error("tensor 'model.layers.0.self_attn.k_proj.weight' has shape [9, 16]",
                       "expected [8, 16]");
+    /* config.json promising a 7B model next to the small file: an error
+     * naming a tensor, before 28 GB are allocated. */
+    char path[4200];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/config.json", g_dir);
+    f = fopen(path, "w");
+    fputs("{\"model_type\":\"llama\",\"hidden_size\":4096,\"intermediate_size\":11008,"
+          "\"num_hidden_layers\":32,\"num_attention_heads\":32,\"vocab_size\":32000}", f);
+    fclose(f);
+    expect_load_error("tensor 'model.embed_tokens.weight' has shape [8, 16]", "[32000, 4096]");
     /* Sharded index naming a shard that is not there. */
     write_folder(-1, NULL, -1);
-    char path[4200];
     snprintf(path, sizeof path, "%s/model.safetensors.index.json", g_dir);
-    FILE *f = fopen(path, "w");
+    f = fopen(path, "w");
     fputs("{\"weight_map\":{\"model.norm.weight\":\"model-00009.safetensors\"}}", f);
     fclose(f);
     expect_load_error("model-00009.safetensors", "cannot open");
@@ -246,6 +256,18 @@ START_TEST(test_llama2c_truncated)
     char err[1024];
     ck_assert_int_eq(tf_model_load_llama2c(out, 0, 0, 0, &m, err, sizeof err), RLAIF_E_FORMAT);
     ck_assert_msg(strstr(err, "truncated") && strstr(err, out), "%s", err);
+    /* A 7B-sized header in front of 100 kB: refused before any allocation. */
+    int32_t big[7] = {4096, 11008, 32, 32, 32, 32000, 4096};
+    f = fopen(out, "r+b");
+    fwrite(big, 4, 7, f);
+    fclose(f);
+    ck_assert_int_eq(tf_model_load_llama2c(out, 0, 0, 0, &m, err, sizeof err), RLAIF_E_FORMAT);
+    ck_assert_msg(strstr(err, "truncated"), "%s", err);
+    int32_t neg[7] = {64, 172, 5, 8, 4, INT32_MIN, 512};
+    f = fopen(out, "r+b");
+    fwrite(neg, 4, 7, f);
+    fclose(f);
+    ck_assert_int_eq(tf_model_load_llama2c(out, 0, 0, 0, &m, err, sizeof err), RLAIF_E_FORMAT);
     /* A header with nonsense dimensions. */
     int32_t bad[7] = {64, 172, 5, 7, 4, 512, 512};
     f = fopen(out, "wb");

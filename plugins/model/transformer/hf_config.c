@@ -275,6 +275,32 @@ rlaif_status tf_model_load_hf(const char *dir, int value_head, int score_head, u
     st_set set;
     st = st_set_open_dir(&set, dir, err, errlen);
     if (st) return st;
+    /* Every tensor the config implies must be in the files with its shape
+     * before memory is committed to them (a config promising a huge model
+     * next to a small file is an error, not an allocation). */
+    tf_model *plan = NULL;
+    st = tf_model_table(&cfg, &plan, err, errlen);
+    for (size_t i = 0; !st && i < plan->n_tab; i++) {
+        const tf_param *p = &plan->tab[i];
+        if (!strncmp(p->name, "v_head.", 7) || !strcmp(p->name, "score.weight")) continue;
+        const char *fname = file_name_of(&set, &cfg, p->name);
+        const st_file *f = NULL;
+        const st_tensor *t = st_set_find(&set, fname, &f);
+        if (!t) {
+            st = rlaif_errorf(err, errlen, RLAIF_E_FORMAT, "%s: missing tensor '%s'",
+                              set.n_files ? set.files[0].path : dir, fname);
+            break;
+        }
+        int ok = t->ndim == p->ndim;
+        for (int d = 0; ok && d < p->ndim; d++) ok = (size_t)t->shape[d] == p->shape[d];
+        if (!ok) /* st_set_read words the shape message */
+            st = st_set_read(&set, fname, p->ndim, p->shape, NULL, err, errlen);
+    }
+    tf_model_free(plan);
+    if (st) {
+        st_set_close(&set);
+        return st;
+    }
     tf_model *m = NULL;
     st = tf_model_create(&cfg, &m, err, errlen);
     int heads_found = 1;

@@ -66,7 +66,7 @@ rlaif_status tf_model_load_llama2c(const char *path, int value_head, int score_h
     c.n_heads = h[3];
     c.n_kv_heads = h[4];
     int shared = h[5] > 0;
-    c.vocab_size = h[5] < 0 ? -h[5] : h[5];
+    c.vocab_size = h[5] == INT32_MIN ? 0 : h[5] < 0 ? -h[5] : h[5];
     c.max_seq_len = h[6];
     c.head_dim = c.n_heads > 0 ? c.dim / c.n_heads : 0;
     c.norm_eps = 1e-5f;
@@ -81,22 +81,29 @@ rlaif_status tf_model_load_llama2c(const char *path, int value_head, int score_h
     if (c.n_heads <= 0 || c.dim % c.n_heads)
         st = rlaif_errorf(err, errlen, RLAIF_E_FORMAT,
                           "%s: dim %d is not a multiple of n_heads %d", path, c.dim, c.n_heads);
-    tf_model *m = NULL;
-    if (!st) st = tf_model_create(&c, &m, err, errlen);
+    /* The header's shapes must fit in the file before any memory is
+     * committed to them (the config check bounds every product). */
+    size_t n_params = 0;
+    if (!st) st = tf_config_param_count(&c, &n_params, err, errlen);
     if (st) {
         munmap((void *)map, size);
         return st;
     }
     size_t D = (size_t)c.dim, F = (size_t)c.hidden_dim, L = (size_t)c.n_layers,
            V = (size_t)c.vocab_size, hd = (size_t)c.head_dim, KVD = (size_t)c.n_kv_heads * hd;
-    size_t need = V * D + L * D + L * D * D + 2 * L * KVD * D + L * D * D + L * D + 3 * L * F * D +
-                  D + (size_t)c.max_seq_len * hd + (shared ? 0 : V * D);
-    if (size < 28 + need * sizeof(float)) {
+    double need_d = (double)V * D + (double)L * D * 2 + 2.0 * L * D * D + 2.0 * L * KVD * D +
+                    3.0 * L * F * D + D + (double)c.max_seq_len * hd + (shared ? 0 : (double)V * D);
+    if ((double)(size - 28) < need_d * 4) {
         munmap((void *)map, size);
-        tf_model_free(m);
         return rlaif_errorf(err, errlen, RLAIF_E_FORMAT,
-                            "%s: truncated: %zu bytes, the header's shapes need %zu", path, size,
-                            28 + need * sizeof(float));
+                            "%s: truncated: %zu bytes, the header's shapes need %.0f", path, size,
+                            28 + need_d * 4);
+    }
+    tf_model *m = NULL;
+    st = tf_model_create(&c, &m, err, errlen);
+    if (st) {
+        munmap((void *)map, size);
+        return st;
     }
     /* Walk the file's arrays in order; `p` is the read cursor (aligned
      * copies: the mapping is only 4-byte aligned after the header). */

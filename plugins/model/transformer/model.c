@@ -137,7 +137,8 @@ static rlaif_status check_config(const tf_config *c, char *err, size_t errlen)
     return RLAIF_OK;
 }
 
-rlaif_status tf_model_create(const tf_config *cfg, tf_model **out, char *err, size_t errlen)
+/* The table of a config, without parameter memory. */
+static rlaif_status build_table(const tf_config *cfg, tf_model **out, char *err, size_t errlen)
 {
     *out = NULL;
     rlaif_status st = check_config(cfg, err, errlen);
@@ -160,6 +161,29 @@ rlaif_status tf_model_create(const tf_config *cfg, tf_model **out, char *err, si
         tf_model_free(m);
         return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, "model: out of memory");
     }
+    *out = m;
+    return RLAIF_OK;
+}
+
+rlaif_status tf_model_table(const tf_config *cfg, tf_model **out, char *err, size_t errlen)
+{
+    return build_table(cfg, out, err, errlen);
+}
+
+rlaif_status tf_config_param_count(const tf_config *cfg, size_t *n, char *err, size_t errlen)
+{
+    tf_model *m = NULL;
+    rlaif_status st = build_table(cfg, &m, err, errlen);
+    *n = st ? 0 : m->n_params;
+    tf_model_free(m);
+    return st;
+}
+
+rlaif_status tf_model_create(const tf_config *cfg, tf_model **out, char *err, size_t errlen)
+{
+    tf_model *m = NULL;
+    rlaif_status st = build_table(cfg, &m, err, errlen);
+    if (st) return st;
     size_t bytes = (m->n_params * sizeof(float) + 63) & ~(size_t)63;
     m->params = aligned_alloc(64, bytes);
     if (!m->params || tf_weights_bind(m, m->params, &m->w)) {

@@ -116,6 +116,14 @@ typedef struct tf_model {
 rlaif_status tf_model_create(const tf_config *cfg, tf_model **out, char *err, size_t errlen);
 void tf_model_free(tf_model *m);
 
+/* Checks a config and counts its parameters without allocating them (so a
+ * loader can compare with what a file holds before committing memory). */
+rlaif_status tf_config_param_count(const tf_config *cfg, size_t *n, char *err, size_t errlen);
+
+/* The table alone (params, grads and the views stay NULL): lets a loader
+ * check a checkpoint's names and shapes before allocating.  tf_model_free. */
+rlaif_status tf_model_table(const tf_config *cfg, tf_model **out, char *err, size_t errlen);
+
 /* Allocates the zeroed gradient buffer (idempotent) and binds m->g. */
 rlaif_status tf_model_alloc_grads(tf_model *m, char *err, size_t errlen);
 
