@@ -303,12 +303,13 @@ rlaif_status tf_model_load_hf(const char *dir, int value_head, int score_head, u
     }
     tf_model *m = NULL;
     st = tf_model_create(&cfg, &m, err, errlen);
-    int heads_found = 1;
+    int init_value = 0, init_score = 0;
     for (size_t i = 0; !st && i < m->n_tab; i++) {
         const tf_param *p = &m->tab[i];
-        int is_head = !strncmp(p->name, "v_head.", 7) || !strcmp(p->name, "score.weight");
-        if (is_head && !st_set_find(&set, p->name, NULL)) {
-            heads_found = 0;
+        int is_value = !strncmp(p->name, "v_head.", 7), is_score = !strcmp(p->name, "score.weight");
+        if ((is_value || is_score) && !st_set_find(&set, p->name, NULL)) {
+            init_value |= is_value;
+            init_score |= is_score;
             continue;
         }
         st = st_set_read(&set, file_name_of(&set, &cfg, p->name), p->ndim, p->shape,
@@ -320,7 +321,7 @@ rlaif_status tf_model_load_hf(const char *dir, int value_head, int score_head, u
         tf_model_free(m);
         return st;
     }
-    if (!heads_found) tf_model_init_heads(m, seed);
+    tf_model_init_heads(m, seed, init_value, init_score);
     *out = m;
     return RLAIF_OK;
 }

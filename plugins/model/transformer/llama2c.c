@@ -134,7 +134,7 @@ rlaif_status tf_model_load_llama2c(const char *path, int value_head, int score_h
     p += (size_t)c.max_seq_len * hd; /* the two legacy RoPE tables, hd/2 each */
     if (!shared) memcpy(w->lm_head, p, V * D * 4);
     munmap((void *)map, size);
-    tf_model_init_heads(m, seed);
+    tf_model_init_heads(m, seed, 1, 1);
     *out = m;
     return RLAIF_OK;
 }

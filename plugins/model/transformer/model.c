@@ -291,13 +291,14 @@ static void fill_normal(float *x, size_t n, float std, uint64_t *s)
     }
 }
 
-void tf_model_init_heads(tf_model *m, uint64_t seed)
+void tf_model_init_heads(tf_model *m, uint64_t seed, int value, int score)
 {
-    uint64_t s = seed ^ 0x5EEDu;
+    /* Each head has its own stream, so initialising one never changes the other. */
+    uint64_t sv = seed ^ 0x5EEDu, ss = seed ^ 0x5C0Eu;
     size_t D = (size_t)m->cfg.dim;
-    if (m->w.value_w) {
-        fill_normal(m->w.value_w, D, 0.02f, &s);
+    if (value && m->w.value_w) {
+        fill_normal(m->w.value_w, D, 0.02f, &sv);
         m->w.value_b[0] = 0;
     }
-    if (m->w.score_w) fill_normal(m->w.score_w, D, 0.02f, &s);
+    if (score && m->w.score_w) fill_normal(m->w.score_w, D, 0.02f, &ss);
 }

@@ -156,7 +156,8 @@ rlaif_status tf_model_load_hf(const char *dir, int value_head, int score_head, u
 rlaif_status tf_model_load_llama2c(const char *path, int value_head, int score_head,
                                    uint64_t seed, tf_model **out, char *err, size_t errlen);
 
-/* Fills the optional heads with N(0, 0.02²) from `seed` (biases zero). */
-void tf_model_init_heads(tf_model *m, uint64_t seed);
+/* Fills the optional heads (those selected and present) with N(0, 0.02²)
+ * from `seed` (bias zero). */
+void tf_model_init_heads(tf_model *m, uint64_t seed, int value, int score);
 
 #endif
