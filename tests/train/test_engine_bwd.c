@@ -335,6 +335,34 @@ START_TEST(test_frozen_view)
 }
 END_TEST
 
+/* Bit-identical gradients run to run with a thread pool (exact resume
+ * depends on it): every task writes its own rows or heads. */
+START_TEST(test_deterministic)
+{
+    fixture f;
+    rd_file g;
+    fixture_open(&f, "gpt2_tiny", 0, 3, &g);
+    forward(&f);
+    float *dlp = tu_zeros(f.T), *first = malloc(f.m->n_params * sizeof(float));
+    for (size_t t = 0; t < f.T; t++) dlp[t] = -1.0f / (float)(f.T - f.n);
+    rlaif_outputs d = {.struct_size = sizeof d, .logprobs = dlp};
+    tf_bwd_ws ws = {0};
+    char err[256];
+    for (int run = 0; run < 3; run++) {
+        memset(f.m->grads, 0, f.m->n_params * sizeof(float));
+        ck_assert_int_eq(tf_train_backward(&f.e, &f.m->g, &d, 1.0f, &ws, err, sizeof err), RLAIF_OK);
+        if (run == 0)
+            memcpy(first, f.m->grads, f.m->n_params * sizeof(float));
+        else
+            ck_assert_mem_eq(f.m->grads, first, f.m->n_params * sizeof(float));
+    }
+    free(dlp), free(first);
+    tf_bwd_ws_free(&ws);
+    rd_close(&g);
+    fixture_close(&f);
+}
+END_TEST
+
 START_TEST(test_errors)
 {
     fixture f;
@@ -376,6 +404,7 @@ static Suite *engine_bwd_suite(void)
     tcase_add_test(tc, test_gpt2_value_score_fd);
     tcase_add_test(tc, test_frozen_view);
     tcase_add_test(tc, test_random_qwen2_ragged_fd);
+    tcase_add_test(tc, test_deterministic);
     tcase_add_test(tc, test_errors);
     suite_add_tcase(s, tc);
     return s;

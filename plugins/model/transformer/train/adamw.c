@@ -67,13 +67,23 @@ static int grad_sumsq(double *out, const float *g, const adamw_tensor *t, size_t
     double total = 0.0;
     for (size_t i = 0; i < nt; i++) {
         const float *gi = g + t[i].offset;
+        /* eight independent double accumulators: the loop vectorises
+         * without reassociating one running sum */
+        double acc[8] = {0};
+        size_t j = 0, n = t[i].numel;
+        for (; j + 8 <= n; j += 8)
+            for (int k = 0; k < 8; k++) {
+                double x = (double)gi[j + k] * scale;
+                acc[k] += x * x;
+            }
         double s = 0.0;
-        for (size_t j = 0; j < t[i].numel; j++) {
+        for (int k = 0; k < 8; k++) s += acc[k];
+        for (; j < n; j++) {
             double x = (double)gi[j] * scale;
             s += x * x;
         }
         if (!isfinite(s)) {
-            size_t j = 0;
+            j = 0;
             while (j < t[i].numel && isfinite((double)gi[j] * scale)) j++;
             set_err(err, errlen, "adamw: non-finite gradient in tensor '%s' at element %zu (%g); "
                     "no parameter was updated", t[i].name ? t[i].name : "?", j,
