@@ -392,7 +392,7 @@ static cJSON *legacy_logprobs(serve_model *m, const choice *c, size_t k, char *e
         if (t == P) off = c->prompt_chars; /* the generated text starts here */
         cJSON *s = token_string(m, c->seq[t], NULL, err, errlen);
         if (!s) goto fail;
-        cJSON_AddNumberToObject(offs, "", (double)off);
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)off));
         off += strlen(s->valuestring);
         cJSON_AddItemToArray(tokens, s);
         if (r == 0 && c->first_null) cJSON_AddItemToArray(lps, cJSON_CreateNull());

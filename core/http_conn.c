@@ -39,10 +39,25 @@ const char *http_reason(int status)
 
 /* ===== Reading ========================================================== */
 
-/* recv() that retries on EINTR; 0 at EOF, -1 on error or timeout. */
-static ssize_t recv_some(int fd, char *buf, size_t n)
+static double mono_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* recv() against a deadline for the whole request (a client trickling one
+ * byte at a time must not hold the one-request-at-a-time server forever);
+ * retries on EINTR; 0 at EOF, -1 on error, -2 past the deadline. */
+static ssize_t recv_some(int fd, char *buf, size_t n, double deadline)
 {
     for (;;) {
+        double left = deadline - mono_s();
+        if (left <= 0) return -2;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int pr = poll(&p, 1, (int)(left * 1000) + 1);
+        if (pr < 0 && (errno != EINTR || rlc_is_cancelled())) return -1; /* SIGTERM: give up */
+        if (pr <= 0) continue;
         ssize_t r = recv(fd, buf, n, 0);
         if (r >= 0) return r;
         if (errno != EINTR) return -1;
@@ -127,9 +142,11 @@ static int parse_headers(char *p, char *end, header_facts *h, char *msg, size_t 
     return 0;
 }
 
-int http_read_request(int fd, size_t max_body, http_request *req, char *msg, size_t msglen)
+int http_read_request(int fd, size_t max_body, int timeout_s, http_request *req, char *msg,
+                      size_t msglen)
 {
     memset(req, 0, sizeof *req);
+    double deadline = mono_s() + timeout_s;
     char *buf = malloc(HTTP_MAX_HEADER + 1);
     if (!buf) {
         snprintf(msg, msglen, "out of memory");
@@ -143,7 +160,12 @@ int http_read_request(int fd, size_t max_body, http_request *req, char *msg, siz
             snprintf(msg, msglen, "request line and headers exceed %d bytes", HTTP_MAX_HEADER);
             return 431;
         }
-        ssize_t r = recv_some(fd, buf + n, HTTP_MAX_HEADER - n);
+        ssize_t r = recv_some(fd, buf + n, HTTP_MAX_HEADER - n, deadline);
+        if (r == -2 && n > 0) {
+            free(buf);
+            snprintf(msg, msglen, "the request did not arrive within %d s", timeout_s);
+            return 408;
+        }
         if (r <= 0) {
             free(buf);
             return -1;
@@ -197,10 +219,12 @@ int http_read_request(int fd, size_t max_body, http_request *req, char *msg, siz
     memcpy(req->body, hend + 4, have);
     free(buf);
     while (have < blen) {
-        ssize_t r = recv_some(fd, req->body + have, blen - have);
+        ssize_t r = recv_some(fd, req->body + have, blen - have, deadline);
         if (r <= 0) {
             http_request_free(req);
-            return -1;
+            if (r != -2) return -1;
+            snprintf(msg, msglen, "the request body did not arrive within %d s", timeout_s);
+            return 408;
         }
         have += (size_t)r;
     }

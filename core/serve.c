@@ -169,12 +169,12 @@ static int listen_on(const char *host, int port, int *bound_port)
 /* Answers one request on fd and closes it. */
 static void handle(int fd, serve_model *m, const serve_opts *o)
 {
+    /* A client that stops reading must not hold the server either. */
     struct timeval tv = {.tv_sec = o->timeout_s};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     http_request req;
     char msg[512];
-    int st = http_read_request(fd, o->max_body, &req, msg, sizeof msg);
+    int st = http_read_request(fd, o->max_body, o->timeout_s, &req, msg, sizeof msg);
     if (st < 0) {
         close(fd);
         return;

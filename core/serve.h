@@ -38,10 +38,12 @@ typedef struct http_request {
     size_t body_len;
 } http_request;
 
-/* Reads one request from fd.  On success returns 0.  On a protocol problem
- * returns the HTTP status to answer with (400, 411, 413, 431, ...) and a
- * message; returns -1 when the peer went away or timed out (nothing to say). */
-int http_read_request(int fd, size_t max_body, http_request *req, char *msg, size_t msglen);
+/* Reads one request from fd, all of it within timeout_s seconds.  On
+ * success returns 0.  On a protocol problem returns the HTTP status to
+ * answer with (400, 408, 411, 413, 431, ...) and a message; returns -1 when
+ * the peer went away (nothing to say). */
+int http_read_request(int fd, size_t max_body, int timeout_s, http_request *req, char *msg,
+                      size_t msglen);
 void http_request_free(http_request *req);
 
 /* Writes a complete response with a JSON body and "Connection: close".

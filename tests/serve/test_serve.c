@@ -392,6 +392,26 @@ START_TEST(signals_stop_cleanly)
 }
 END_TEST
 
+/* A client that sends half a request gets 408 after --timeout, and the
+ * server goes on serving others. */
+START_TEST(slow_clients_time_out)
+{
+    st_server s;
+    char msg[2048];
+    const char *extra[] = {"--timeout", "1", NULL};
+    ck_assert_msg(st_server_start(&s, extra, msg, sizeof msg) == 0, "%s", msg);
+    const char *half = "POST /v1/completions HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"prompt\"";
+    st_response r;
+    ck_assert_int_eq(st_http_raw(s.port, half, strlen(half), &r), 0);
+    ck_assert_int_eq(r.status, 408);
+    st_response_free(&r);
+    ck_assert_int_eq(st_http(s.port, "GET", "/v1/models", NULL, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    st_response_free(&r);
+    ck_assert_int_eq(st_server_stop(&s, SIGTERM), 0);
+}
+END_TEST
+
 START_TEST(bad_options_are_refused)
 {
     st_server s;
@@ -427,6 +447,7 @@ int main(void)
     TCase *life = tcase_create("lifecycle");
     tcase_set_timeout(life, 120);
     tcase_add_test(life, signals_stop_cleanly);
+    tcase_add_test(life, slow_clients_time_out);
     tcase_add_test(life, bad_options_are_refused);
     suite_add_tcase(s, life);
     SRunner *r = srunner_create(s);
