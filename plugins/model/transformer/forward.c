@@ -45,6 +45,8 @@ void tf_engine_free(tf_engine *e)
     free(e->acts.pos);
     free(e->acts.att_off);
     free(e->acts.layers);
+    tf_kv_free(&e->kv);
+    tf_decode_buf_free(&e->dec);
     memset(e, 0, sizeof *e);
 }
 
@@ -426,18 +428,24 @@ void tf_token_logprobs(tf_engine *e, float temperature, float *logprobs, float *
 
 /* ===== KV cache and decode ============================================== */
 
-rlaif_status tf_kv_init(tf_kv *kv, const tf_config *c, size_t n_slots, size_t max_len,
-                        char *err, size_t errlen)
+rlaif_status tf_kv_reserve(tf_kv *kv, const tf_config *c, size_t n_slots, size_t max_len,
+                           char *err, size_t errlen)
 {
-    memset(kv, 0, sizeof *kv);
     size_t n = (size_t)c->n_layers * n_slots * max_len * (size_t)c->n_kv_heads *
                (size_t)c->head_dim;
-    kv->k = malloc(n * sizeof(float));
-    kv->v = malloc(n * sizeof(float));
-    if (!kv->k || !kv->v) {
-        tf_kv_free(kv);
-        return rlaif_errorf(err, errlen, RLAIF_E_NOMEM,
-                            "generate: cannot allocate a %.1f MB KV cache", 8.0 * (double)n / 1e6);
+    if (n > kv->cap) {
+        free(kv->k);
+        free(kv->v);
+        kv->cap = 0;
+        kv->k = malloc(n * sizeof(float));
+        kv->v = malloc(n * sizeof(float));
+        if (!kv->k || !kv->v) {
+            tf_kv_free(kv);
+            return rlaif_errorf(err, errlen, RLAIF_E_NOMEM,
+                                "generate: cannot allocate a %.1f MB KV cache",
+                                8.0 * (double)n / 1e6);
+        }
+        kv->cap = n;
     }
     kv->n_slots = n_slots;
     kv->max_len = max_len;
@@ -451,31 +459,37 @@ void tf_kv_free(tf_kv *kv)
     memset(kv, 0, sizeof *kv);
 }
 
-rlaif_status tf_decode_buf_init(tf_decode_buf *d, const tf_config *c, size_t max_rows,
-                                size_t max_len, int n_threads, char *err, size_t errlen)
+static void decode_layout(tf_decode_buf *d, cursor *cur, const tf_config *c, size_t rows,
+                          size_t per_thread, int n_threads)
 {
-    memset(d, 0, sizeof *d);
     size_t D = (size_t)c->dim, Q = tf_qkv_dim(c), F = (size_t)c->hidden_dim,
            HD = (size_t)c->n_heads * (size_t)c->head_dim, V = (size_t)c->vocab_size;
+    d->x = take(cur, rows * D);
+    d->xn = take(cur, rows * D);
+    d->qkv = take(cur, rows * Q);
+    d->ao = take(cur, rows * HD);
+    d->up = take(cur, rows * 2 * F);
+    d->act = take(cur, rows * F);
+    d->scores = take(cur, per_thread * (size_t)(n_threads < 1 ? 1 : n_threads));
+    d->logits = take(cur, rows * V);
+}
+
+rlaif_status tf_decode_buf_reserve(tf_decode_buf *d, const tf_config *c, size_t max_rows,
+                                   size_t max_len, int n_threads, char *err, size_t errlen)
+{
     size_t per_thread = (max_len + 15) & ~(size_t)15;
     cursor cur = {NULL, 0};
-    for (int pass = 0; pass < 2; pass++) {
-        d->x = take(&cur, max_rows * D);
-        d->xn = take(&cur, max_rows * D);
-        d->qkv = take(&cur, max_rows * Q);
-        d->ao = take(&cur, max_rows * HD);
-        d->up = take(&cur, max_rows * 2 * F);
-        d->act = take(&cur, max_rows * F);
-        d->scores = take(&cur, per_thread * (size_t)(n_threads < 1 ? 1 : n_threads));
-        d->logits = take(&cur, max_rows * V);
-        if (pass == 0) {
-            d->mem = aligned_alloc(64, cur.off * sizeof(float));
-            if (!d->mem)
-                return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, "generate: out of memory");
-            cur.base = d->mem;
-            cur.off = 0;
-        }
+    decode_layout(d, &cur, c, max_rows, per_thread, n_threads);
+    if (cur.off > d->cap) {
+        free(d->mem);
+        d->cap = 0;
+        d->mem = aligned_alloc(64, cur.off * sizeof(float));
+        if (!d->mem) return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, "generate: out of memory");
+        d->cap = cur.off;
     }
+    cur.base = d->mem;
+    cur.off = 0;
+    decode_layout(d, &cur, c, max_rows, per_thread, n_threads);
     d->max_rows = max_rows;
     d->max_len = per_thread;
     return RLAIF_OK;

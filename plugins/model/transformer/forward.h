@@ -80,6 +80,7 @@ typedef struct tf_acts {
 typedef struct tf_kv {
     size_t n_slots, max_len;
     float *k, *v;          /* [L, n_slots, max_len, KV*hd] */
+    size_t cap;            /* floats allocated in each of k and v */
 } tf_kv;
 
 /* Scratch of the decode step, sized for up to max_rows rows. */
@@ -87,6 +88,7 @@ typedef struct tf_decode_buf {
     size_t max_rows, max_len;
     float *x, *xn, *qkv, *ao, *up, *act, *scores, *logits;
     float *mem;
+    size_t cap;            /* floats */
 } tf_decode_buf;
 
 typedef struct tf_engine {
@@ -95,6 +97,8 @@ typedef struct tf_engine {
     int n_threads;
     float *rope_cos, *rope_sin;  /* [P, hd/2] */
     tf_acts acts;
+    tf_kv kv;                    /* generation's cache and decode scratch, */
+    tf_decode_buf dec;           /* kept between calls and only ever grown */
 } tf_engine;
 
 rlaif_status tf_engine_init(tf_engine *e, tf_model *m, int n_threads, char *err, size_t errlen);
@@ -119,13 +123,16 @@ void tf_logits_rows(tf_engine *e, float *logits, const float *x, size_t rows);
  * NULL.  Logits are made TF_LOGIT_ROWS rows at a time. */
 void tf_token_logprobs(tf_engine *e, float temperature, float *logprobs, float *entropy);
 
-/* KV cache for n_slots sequences of up to max_len tokens. */
-rlaif_status tf_kv_init(tf_kv *kv, const tf_config *c, size_t n_slots, size_t max_len,
-                        char *err, size_t errlen);
+/* Lays out a KV cache for n_slots sequences of up to max_len tokens,
+ * growing the allocation only when it is too small (zero-initialise a
+ * tf_kv before its first use; contents are not kept across reserves). */
+rlaif_status tf_kv_reserve(tf_kv *kv, const tf_config *c, size_t n_slots, size_t max_len,
+                           char *err, size_t errlen);
 void tf_kv_free(tf_kv *kv);
 
-rlaif_status tf_decode_buf_init(tf_decode_buf *d, const tf_config *c, size_t max_rows,
-                                size_t max_len, int n_threads, char *err, size_t errlen);
+/* The same for the decode step's scratch (rows <= max_rows, contexts <= max_len). */
+rlaif_status tf_decode_buf_reserve(tf_decode_buf *d, const tf_config *c, size_t max_rows,
+                                   size_t max_len, int n_threads, char *err, size_t errlen);
 void tf_decode_buf_free(tf_decode_buf *d);
 
 /* One decode step for n rows: row i feeds token tok[i] at position pos[i]

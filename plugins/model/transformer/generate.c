@@ -215,11 +215,13 @@ rlaif_status tf_generate(tf_engine *e, size_t n, const int32_t *const *prompts, 
                             p->top_k, (double)p->top_p);
     size_t max_len = max_prompt + p->max_new < P ? max_prompt + p->max_new : P;
 
-    tf_kv kv;
-    tf_decode_buf d;
-    rlaif_status st = tf_kv_init(&kv, c, n, max_len, err, errlen);
+    tf_kv *kv = &e->kv;
+    tf_decode_buf *dp = &e->dec;
+    rlaif_status st = tf_kv_reserve(kv, c, n, max_len, err, errlen);
     if (st) return st;
-    st = tf_decode_buf_init(&d, c, n, max_len, e->n_threads, err, errlen);
+    st = tf_decode_buf_reserve(dp, c, n, max_len, e->n_threads, err, errlen);
+    if (st) return st;
+    tf_decode_buf d = *dp;
     size_t nt = (size_t)tf_pool_size(e->pool);
     float *probs = malloc(nt * V * sizeof *probs), *slp = malloc(n * sizeof *slp);
     int32_t *idx = malloc(nt * V * sizeof *idx), *stok = malloc(n * sizeof *stok);
@@ -228,7 +230,7 @@ rlaif_status tf_generate(tf_engine *e, size_t n, const int32_t *const *prompts, 
     uint64_t *key = malloc(n * sizeof *key);
     if (!st && (!probs || !idx || !slot || !tok || !pos || !key || !slp || !stok))
         st = rlaif_errorf(err, errlen, RLAIF_E_NOMEM, "generate: out of memory");
-    if (!st) st = tf_forward(e, n, prompts, len, 0, &kv, err, errlen);
+    if (!st) st = tf_forward(e, n, prompts, len, 0, kv, err, errlen);
     if (!st) {
         /* Logits after each prompt's last token, rows in sequence order. */
         for (size_t b = 0; b < n; b++) {
@@ -264,7 +266,7 @@ rlaif_status tf_generate(tf_engine *e, size_t n, const int32_t *const *prompts, 
             next++;
         }
         rows = next;
-        if (rows) tf_decode_step(e, &kv, &d, rows, slot, tok, pos);
+        if (rows) tf_decode_step(e, kv, &d, rows, slot, tok, pos);
     }
     free(probs);
     free(idx);
@@ -274,7 +276,5 @@ rlaif_status tf_generate(tf_engine *e, size_t n, const int32_t *const *prompts, 
     free(tok);
     free(pos);
     free(key);
-    tf_decode_buf_free(&d);
-    tf_kv_free(&kv);
     return st;
 }
