@@ -555,6 +555,20 @@ local function eval_section(ev)
       'policy preferred in %s, baseline in %s; both presentation orders averaged).</p>', esc(fmt(ev.win_rate)),
       esc(fmt(ev.pairs)), esc(fmt(ev.policy_wins)), esc(fmt(ev.baseline_wins)))
   end
+  if type(ev.samples) == "table" and #ev.samples > 0 then
+    local limit = 20
+    html[#html + 1] = string.format('<details><summary>samples (%d%s)</summary><table class="samples"><thead><tr>' ..
+      '<th>prompt</th><th>policy</th><th>baseline</th></tr></thead><tbody>', #ev.samples,
+      #ev.samples > limit and (", first " .. limit .. " shown") or "")
+    for i = 1, math.min(limit, #ev.samples) do
+      local s = ev.samples[i]
+      local p = type(s.p_policy) == "number" and (" · p(policy better) " .. fmt(s.p_policy)) or ""
+      html[#html + 1] = string.format('<tr><td class="prompt">%s</td><td>%s<div class="r">reward %s%s</div></td>' ..
+        '<td>%s<div class="r">reward %s</div></td></tr>', esc(s.prompt or ""), esc(s.policy or ""),
+        esc(fmt(s.reward_policy)), esc(p), esc(s.baseline or ""), esc(fmt(s.reward_baseline)))
+    end
+    html[#html + 1] = '</tbody></table></details>'
+  end
   if type(ev.config) == "table" then
     html[#html + 1] = '<details><summary>evaluation settings</summary><pre>' ..
       esc(rlaif._sorted_json(ev.config, "  ")) .. '</pre></details>'

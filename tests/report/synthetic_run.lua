@@ -66,7 +66,9 @@ return function(dir, opts)
       config = {policy = dir .. "/checkpoint/policy", baseline = "models/stories260K/stories260K.bin", seed = 0},
       policy = {n = 8, reward_mean = 0.41, reward_sentiment = 0.41, kl = 0.021, distinct_1 = 0.52, distinct_2 = 0.81},
       baseline = {n = 8, reward_mean = -0.12, reward_sentiment = -0.12, distinct_1 = 0.55, distinct_2 = 0.84},
-      win_rate = 0.68, pairs = 8, policy_wins = 6, baseline_wins = 2})))
+      win_rate = 0.68, pairs = 8, policy_wins = 6, baseline_wins = 2,
+      samples = {{prompt = "Tom had a ball and", policy = " they shared it.", baseline = " he <kept> it.",
+                  reward_policy = 0.6, reward_baseline = -0.2, p_policy = 0.71, principle = "kindness"}}})))
   end
   return dir
 end
