@@ -129,6 +129,14 @@ def main():
                                           'prepend_scheme': 'always', 'split': True},
                                    {'type': 'Metaspace', 'replacement': '\u2581',
                                     'prepend_scheme': 'always', 'split': True})
+    # Metaspace "first" after a split: only pieces starting at the input's
+    # start get the prefix (HF judges by original offsets).
+    variants['metaspace_first_after_split'] = (
+        {'type': 'NFC'},
+        {'type': 'Sequence', 'pretokenizers': [
+            split('^\\s+|[,.;:!?]', 'Removed'),
+            {'type': 'Metaspace', 'replacement': '\u2581', 'prepend_scheme': 'first', 'split': True}]},
+        {'type': 'Metaspace', 'replacement': '\u2581', 'prepend_scheme': 'first', 'split': True})
     for name, (norm, pre, dec) in variants.items():
         model = base(merges, ignore_merges=(name == 'ignore_merges'),
                      extra_vocab=('abcabc', 'little', 'Lily.', '1234567') if name == 'ignore_merges' else ())

@@ -126,9 +126,17 @@ static int find_parts(pcre2_match_data *md, const pcre2_code *re, const char *s,
     return 0;
 }
 
+/* The head (see tok_pieces) of a sub-piece starting at `start` of a piece
+ * whose head is `head`. */
+static size_t sub_head(size_t head, size_t start)
+{
+    return head > start ? head - start : 0;
+}
+
 /* Emits the pieces of s that the split behaviour keeps, following HF's
  * SplitDelimiterBehavior (a "match" here is a delimiter). */
-static int emit_parts(tok_pieces *out, const char *s, const parts *ps, tok_split_behavior how)
+static int emit_parts(tok_pieces *out, const char *s, size_t head, const parts *ps,
+                      tok_split_behavior how)
 {
     size_t first = out->n;
     int prev_match = 0;
@@ -140,37 +148,37 @@ static int emit_parts(tok_pieces *out, const char *s, const parts *ps, tok_split
         switch (how) {
         case TOK_SPLIT_REMOVED:
             if (!p->is_match)
-                rc = tok_pieces_add(out, ptr, len);
+                rc = tok_pieces_add_head(out, ptr, len, sub_head(head, p->start));
             break;
         case TOK_SPLIT_ISOLATED:
-            rc = tok_pieces_add(out, ptr, len);
+            rc = tok_pieces_add_head(out, ptr, len, sub_head(head, p->start));
             break;
         case TOK_SPLIT_MERGED_PREV:
             if (p->is_match && !prev_match && out->n > first)
                 rc = tok_pieces_extend_last(out, ptr, len);
             else
-                rc = tok_pieces_add(out, ptr, len);
+                rc = tok_pieces_add_head(out, ptr, len, sub_head(head, p->start));
             break;
         case TOK_SPLIT_MERGED_NEXT: {
             /* A delimiter joins the part after it unless that part is a
              * delimiter too. */
             const part *next = i + 1 < ps->n ? &ps->p[i + 1] : NULL;
             if (p->is_match && next && !next->is_match) {
-                rc = tok_pieces_add(out, ptr, next->end - p->start);
+                rc = tok_pieces_add_head(out, ptr, next->end - p->start, sub_head(head, p->start));
                 i++;
                 prev_match = 0;
                 if (rc)
                     return -1;
                 continue;
             }
-            rc = tok_pieces_add(out, ptr, len);
+            rc = tok_pieces_add_head(out, ptr, len, sub_head(head, p->start));
             break;
         }
         case TOK_SPLIT_CONTIGUOUS:
             if (p->is_match && prev_match && out->n > first)
                 rc = tok_pieces_extend_last(out, ptr, len);
             else
-                rc = tok_pieces_add(out, ptr, len);
+                rc = tok_pieces_add_head(out, ptr, len, sub_head(head, p->start));
             break;
         }
         if (rc)
@@ -182,12 +190,15 @@ static int emit_parts(tok_pieces *out, const char *s, const parts *ps, tok_split
 
 /* ===== Normalizers ====================================================== */
 
-/* Appends s with every match of re replaced by content to out. */
+/* Appends s with every match of re replaced by content to out.  A match
+ * at the very start passes the head on to the whole replacement. */
 static int replace_all(pcre2_match_data *md, const pcre2_code *re, const char *content, size_t clen,
-                       const char *s, size_t n, tok_buf *out)
+                       const char *s, size_t n, tok_buf *out, size_t *head)
 {
     parts ps = {0};
     int rc = find_parts(md, re, s, n, 0, &ps);
+    if (rc == 0 && *head && ps.n > 0 && ps.p[0].is_match)
+        *head = clen;
     for (size_t i = 0; rc == 0 && i < ps.n; i++) {
         const part *p = &ps.p[i];
         rc = p->is_match ? tok_buf_add(out, content, clen)
@@ -200,8 +211,9 @@ static int replace_all(pcre2_match_data *md, const pcre2_code *re, const char *c
 /* Runs the normalizers over s[0..n), appending the result to out; cur and
  * next are scratch buffers. */
 static int normalize_into(const tokenizer *t, pcre2_match_data *md, const char *s, size_t n,
-                          tok_buf *cur, tok_buf *next, tok_buf *out)
+                          tok_buf *cur, tok_buf *next, tok_buf *out, size_t *head)
 {
+    size_t h = head ? *head : 0;
     cur->len = 0;
     if (tok_buf_add(cur, s, n))
         return -1;
@@ -215,14 +227,19 @@ static int normalize_into(const tokenizer *t, pcre2_match_data *md, const char *
         case TOK_NORM_NFC:
         case TOK_NORM_NFD:
             rc = tok_normalize_nf(c, len, nm->kind == TOK_NORM_NFC, next);
+            /* The first char (composed or not) still stems from the first. */
+            if (h && next->len)
+                h = char_len(next->p, next->len);
             break;
         case TOK_NORM_REPLACE:
-            rc = replace_all(md, nm->re, nm->content, nm->content_len, c, len, next);
+            rc = replace_all(md, nm->re, nm->content, nm->content_len, c, len, next, &h);
             break;
         case TOK_NORM_PREPEND:
             rc = len == 0 ? 0
                           : tok_buf_add(next, nm->content, nm->content_len) ||
                                 tok_buf_add(next, c, len);
+            if (h && len)
+                h += nm->content_len;
             break;
         case TOK_NORM_STRIP: {
             size_t lo = 0, hi = len;
@@ -239,6 +256,8 @@ static int normalize_into(const tokenizer *t, pcre2_match_data *md, const char *
                 hi = p;
             }
             rc = tok_buf_add(next, c + lo, hi - lo);
+            if (lo)
+                h = 0;
             break;
         }
         }
@@ -248,6 +267,8 @@ static int normalize_into(const tokenizer *t, pcre2_match_data *md, const char *
         *cur = *next;
         *next = swap;
     }
+    if (head)
+        *head = h;
     return tok_buf_add(out, cur->p ? cur->p : "", cur->len);
 }
 
@@ -255,7 +276,7 @@ int tok_hf_normalize(const tokenizer *t, const char *s, size_t n, tok_buf *out)
 {
     tok_buf cur = {0}, next = {0};
     pcre2_match_data *md = pcre2_match_data_create(8, NULL);
-    int rc = !md || normalize_into(t, md, s, n, &cur, &next, out);
+    int rc = !md || normalize_into(t, md, s, n, &cur, &next, out, NULL);
     if (md)
         pcre2_match_data_free(md);
     free(cur.p);
@@ -265,12 +286,17 @@ int tok_hf_normalize(const tokenizer *t, const char *s, size_t n, tok_buf *out)
 
 /* ===== Pre-tokenizers =================================================== */
 
-/* GPT-2 byte-level: every byte becomes its printable stand-in char. */
-static int add_byte_level(tok_pieces *out, const char *s, size_t n)
+/* GPT-2 byte-level: every byte becomes its printable stand-in char (the
+ * head grows with the bytes it covers). */
+static int add_byte_level(tok_pieces *out, const char *s, size_t n, size_t head)
 {
     char buf[512];
-    if (tok_pieces_add(out, "", 0))
+    size_t mapped_head = 0;
+    for (size_t i = 0; i < head && i < n; i++)
+        mapped_head += tok_byte_to_cp((unsigned char)s[i]) < 0x80 ? 1 : 2;
+    if (tok_pieces_add_head(out, "", 0, 0))
         return -1;
+    out->head[out->n - 1] = mapped_head;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         k += tok_utf8_put(tok_byte_to_cp((unsigned char)s[i]), buf + k);
@@ -283,49 +309,64 @@ static int add_byte_level(tok_pieces *out, const char *s, size_t n)
     return 0;
 }
 
-static int pre_byte_level(enc *e, const tok_pre *p, const char *s, size_t n, parts *ps)
+static int pre_byte_level(enc *e, const tok_pre *p, const char *s, size_t n, size_t head,
+                          parts *ps)
 {
     tok_buf *tmp = &e->tmp;
     tmp->len = 0;
-    if (p->add_prefix_space && (n == 0 || s[0] != ' ') && tok_buf_add(tmp, " ", 1))
-        return -1;
+    if (p->add_prefix_space && (n == 0 || s[0] != ' ')) {
+        if (tok_buf_add(tmp, " ", 1))
+            return -1;
+        if (head)
+            head++;
+    }
     if (tok_buf_add(tmp, s, n))
         return -1;
     if (!p->re)
-        return add_byte_level(&e->b, tmp->p, tmp->len);
+        return add_byte_level(&e->b, tmp->p, tmp->len, head);
     if (find_parts(e->md, p->re, tmp->p, tmp->len, 0, ps))
         return -1;
     for (size_t i = 0; i < ps->n; i++)
-        if (add_byte_level(&e->b, tmp->p + ps->p[i].start, ps->p[i].end - ps->p[i].start))
+        if (add_byte_level(&e->b, tmp->p + ps->p[i].start, ps->p[i].end - ps->p[i].start,
+                           sub_head(head, ps->p[i].start)))
             return -1;
     return 0;
 }
 
-/* Metaspace: spaces become the replacement char, which may be prepended,
- * and each occurrence of it may start a new piece. */
-static int pre_metaspace(enc *e, const tok_pre *p, const char *s, size_t n, int at_start)
+/* Metaspace: spaces become the replacement char, which may be prepended
+ * ("first": only to a piece that starts where the input starts, as HF
+ * judges by original offsets), and each occurrence of it may start a new
+ * piece. */
+static int pre_metaspace(enc *e, const tok_pre *p, const char *s, size_t n, size_t head)
 {
     tok_buf *tmp = &e->tmp;
     tmp->len = 0;
     /* "Starts with the replacement" is judged after spaces are replaced. */
     int starts = (n > 0 && s[0] == ' ') || (n >= p->repl_len && memcmp(s, p->repl, p->repl_len) == 0);
-    int prepend = p->prepend == TOK_PREPEND_ALWAYS || (p->prepend == TOK_PREPEND_FIRST && at_start);
-    if (prepend && !starts && tok_buf_add(tmp, p->repl, p->repl_len))
-        return -1;
+    int prepend = p->prepend == TOK_PREPEND_ALWAYS || (p->prepend == TOK_PREPEND_FIRST && head);
+    size_t h = 0;
+    for (size_t i = 0; i < head && i < n; i++)
+        h += s[i] == ' ' ? p->repl_len : 1;
+    if (prepend && !starts) {
+        if (tok_buf_add(tmp, p->repl, p->repl_len))
+            return -1;
+        if (h)
+            h += p->repl_len;
+    }
     for (size_t i = 0; i < n; i++)
         if (s[i] == ' ' ? tok_buf_add(tmp, p->repl, p->repl_len) : tok_buf_add(tmp, s + i, 1))
             return -1;
     if (!p->split)
-        return tok_pieces_add(&e->b, tmp->p, tmp->len);
+        return tok_pieces_add_head(&e->b, tmp->p, tmp->len, h);
     size_t start = 0;
     for (size_t i = 1; i + p->repl_len <= tmp->len; i++) {
         if (memcmp(tmp->p + i, p->repl, p->repl_len) == 0) {
-            if (tok_pieces_add(&e->b, tmp->p + start, i - start))
+            if (tok_pieces_add_head(&e->b, tmp->p + start, i - start, sub_head(h, start)))
                 return -1;
             start = i;
         }
     }
-    return tok_pieces_add(&e->b, tmp->p + start, tmp->len - start);
+    return tok_pieces_add_head(&e->b, tmp->p + start, tmp->len - start, sub_head(h, start));
 }
 
 /* Drops the empty pieces of a list (HF never keeps them). */
@@ -337,13 +378,14 @@ static void drop_empty(tok_pieces *p)
             continue;
         p->off[k] = p->off[i];
         p->len[k] = p->len[i];
+        p->head[k] = p->head[i];
         k++;
     }
     p->n = k;
 }
 
 /* Runs the pre-tokenizers over e->a, leaving the pieces in e->a. */
-static int pre_tokenize(enc *e, int at_start)
+static int pre_tokenize(enc *e)
 {
     const tokenizer *t = e->t;
     parts ps = {0};
@@ -356,14 +398,14 @@ static int pre_tokenize(enc *e, int at_start)
             size_t n = e->a.len[i];
             switch (p->kind) {
             case TOK_PRE_BYTELEVEL:
-                rc = pre_byte_level(e, p, s, n, &ps);
+                rc = pre_byte_level(e, p, s, n, e->a.head[i], &ps);
                 break;
             case TOK_PRE_SPLIT:
                 rc = find_parts(e->md, p->re, s, n, p->invert, &ps) ||
-                     emit_parts(&e->b, s, &ps, p->behavior);
+                     emit_parts(&e->b, s, e->a.head[i], &ps, p->behavior);
                 break;
             case TOK_PRE_METASPACE:
-                rc = pre_metaspace(e, p, s, n, at_start && i == 0);
+                rc = pre_metaspace(e, p, s, n, e->a.head[i]);
                 break;
             }
         }
@@ -451,12 +493,12 @@ static int bpe_word(enc *e, const char *s, size_t n)
 }
 
 /* Pre-tokenize and BPE one stretch of normalized text. */
-static int encode_normalized(enc *e, const char *s, size_t n, int at_start)
+static int encode_normalized(enc *e, const char *s, size_t n, size_t head)
 {
     tok_pieces_clear(&e->a);
     if (n == 0)
         return 0;
-    if (tok_pieces_add(&e->a, s, n) || pre_tokenize(e, at_start))
+    if (tok_pieces_add_head(&e->a, s, n, head) || pre_tokenize(e))
         return -1;
     for (size_t i = 0; i < e->a.n; i++)
         if (bpe_word(e, tok_piece(&e->a, i), e->a.len[i]))
@@ -497,25 +539,29 @@ static const tok_added *added_at(enc *e, const char *s, size_t n, size_t i, int 
     return NULL;
 }
 
-static int split_added(enc *e, const char *s, size_t n, int normalized, int at_start);
+static int split_added(enc *e, const char *s, size_t n, int normalized, size_t head);
 
 /* A stretch between added tokens: raw text is normalized and searched
- * again for the normalized added tokens; normalized text is encoded. */
-static int encode_stretch(enc *e, const char *s, size_t n, int normalized, int at_start)
+ * again for the normalized added tokens; normalized text is encoded.
+ * `head` says how many bytes at its start stem from the input's first
+ * char (0 unless the stretch starts the input). */
+static int encode_stretch(enc *e, const char *s, size_t n, int normalized, size_t head)
 {
     if (n == 0)
         return 0;
     if (normalized)
-        return encode_normalized(e, s, n, at_start);
+        return encode_normalized(e, s, n, head);
+    if (head)
+        head = char_len(s, n);
     e->norm.len = 0;
-    if (normalize_into(e->t, e->md, s, n, &e->n1, &e->n2, &e->norm))
+    if (normalize_into(e->t, e->md, s, n, &e->n1, &e->n2, &e->norm, &head))
         return -1;
-    return split_added(e, e->norm.p, e->norm.len, 1, at_start);
+    return split_added(e, e->norm.p, e->norm.len, 1, head);
 }
 
 /* Cuts s at the added tokens of one phase (leftmost, longest first),
  * honouring lstrip/rstrip, and encodes the stretches between them. */
-static int split_added(enc *e, const char *s, size_t n, int normalized, int at_start)
+static int split_added(enc *e, const char *s, size_t n, int normalized, size_t head)
 {
     const tokenizer *t = e->t;
     size_t seg = 0, i = 0;
@@ -533,7 +579,7 @@ static int split_added(enc *e, const char *s, size_t n, int normalized, int at_s
                 break;
             end = p;
         }
-        if (encode_stretch(e, s + seg, end - seg, normalized, at_start && seg == 0) ||
+        if (encode_stretch(e, s + seg, end - seg, normalized, sub_head(head, seg)) ||
             tok_ids_push(e->out, a->id))
             return -1;
         i += a->match_len;
@@ -545,7 +591,7 @@ static int split_added(enc *e, const char *s, size_t n, int normalized, int at_s
         }
         seg = i;
     }
-    return encode_stretch(e, s + seg, n - seg, normalized, at_start && seg == 0);
+    return encode_stretch(e, s + seg, n - seg, normalized, sub_head(head, seg));
 }
 
 rlaif_status tok_hf_encode(const tokenizer *t, const char *text, size_t len, int add_bos,
@@ -559,7 +605,7 @@ rlaif_status tok_hf_encode(const tokenizer *t, const char *text, size_t len, int
     for (size_t i = 0; !rc && add_bos && i < t->n_prefix; i++)
         rc = tok_ids_push(out, t->prefix_ids[i]);
     if (!rc)
-        rc = split_added(&e, s, n, 0, 1);
+        rc = split_added(&e, s, n, 0, n ? 1 : 0);   /* raw text: head set by the stretch */
     for (size_t i = 0; !rc && add_bos && i < t->n_suffix; i++)
         rc = tok_ids_push(out, t->suffix_ids[i]);
     free(s);

@@ -133,12 +133,16 @@ int tok_bpe_merge(tok_bpe_work *w, int32_t *ids, size_t *n, tok_pair_fn pair, co
 typedef struct tok_pieces {
     tok_buf text;               /* all pieces, back to back */
     size_t *off, *len;
+    size_t *head;               /* bytes at the piece's start that stem from the
+                                   first char of the input (or were inserted
+                                   before it): HF's "original offset 0" */
     size_t n, cap;
 } tok_pieces;
 
 void tok_pieces_clear(tok_pieces *p);
 void tok_pieces_free(tok_pieces *p);
 int tok_pieces_add(tok_pieces *p, const char *s, size_t n);
+int tok_pieces_add_head(tok_pieces *p, const char *s, size_t n, size_t head);
 /* Appends to the last piece (adds one when there is none). */
 int tok_pieces_extend_last(tok_pieces *p, const char *s, size_t n);
 static inline const char *tok_piece(const tok_pieces *p, size_t i) { return p->text.p + p->off[i]; }

@@ -188,8 +188,11 @@ pcre2_code *tok_regex_compile(const char *pat, size_t len, int flags, const char
         pat = tr.p;
         len = tr.len - 1;
     }
-    /* PCRE2 refuses UCP together with LITERAL (it has no classes to widen). */
+    /* PCRE2 refuses UCP together with LITERAL (it has no classes to widen).
+     * Oniguruma's Ruby syntax reads ^ and $ as line anchors: MULTILINE. */
     uint32_t opts = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP);
+    if (!literal && !(flags & TOK_RE_RUST))
+        opts |= PCRE2_MULTILINE;
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, len, opts, &code, &at, NULL);
     free(tr.p);
     if (!re) {

@@ -18,10 +18,16 @@ void tok_pieces_free(tok_pieces *p)
     free(p->text.p);
     free(p->off);
     free(p->len);
+    free(p->head);
     *p = (tok_pieces){0};
 }
 
 int tok_pieces_add(tok_pieces *p, const char *s, size_t n)
+{
+    return tok_pieces_add_head(p, s, n, 0);
+}
+
+int tok_pieces_add_head(tok_pieces *p, const char *s, size_t n, size_t head)
 {
     if (p->n == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 32;
@@ -33,6 +39,10 @@ int tok_pieces_add(tok_pieces *p, const char *s, size_t n)
         if (!len)
             return -1;
         p->len = len;
+        size_t *hd = realloc(p->head, cap * sizeof *hd);
+        if (!hd)
+            return -1;
+        p->head = hd;
         p->cap = cap;
     }
     size_t at = p->text.len;
@@ -40,6 +50,7 @@ int tok_pieces_add(tok_pieces *p, const char *s, size_t n)
         return -1;
     p->off[p->n] = at;
     p->len[p->n] = n;
+    p->head[p->n] = head < n ? head : n;
     p->n++;
     return 0;
 }
