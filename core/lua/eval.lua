@@ -223,7 +223,7 @@ local function print_eval_table(r)
     for k in pairs(t) do if not seen[k] then seen[k] = true; names[#names + 1] = k end end
   end
   table.sort(names)
-  local fmt = rlaif._report.fmt
+  local function fmt(x) return x == nil and "-" or rlaif._report.fmt(x) end -- ASCII: %12s counts bytes
   print(string.format("%-22s %12s %12s %12s", "metric", "policy", "baseline", "delta"))
   for _, k in ipairs(names) do
     local a, b = r.policy[k], r.baseline[k]
