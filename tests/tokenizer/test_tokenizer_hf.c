@@ -19,9 +19,10 @@
 #include "tok_test_util.h"
 #include "tokenizer.h"
 
-/* Qwen3 (11 MB of JSON) is loaded once in main() and shared by the tests,
- * which Check runs in forked children. */
-static tokenizer *qwen3;
+/* Qwen3 (11 MB of JSON) and GPT-2 (3.5 MB, NULL when the shared data is
+ * absent) are loaded once in main() and shared by the tests, which Check
+ * runs in forked children. */
+static tokenizer *qwen3, *gpt2;
 
 static tokenizer *load_hf(const char *path)
 {
@@ -72,7 +73,8 @@ START_TEST(test_gpt2_golden)
         free(gold_path);
         return;
     }
-    tokenizer *t = load_hf(tok_path);
+    tokenizer *t = gpt2;
+    ck_assert_msg(t != NULL, "%s did not load", tok_path);
     char *json = tt_read(gold_path, NULL);
     size_t *lens, n;
     char **texts = tt_json_strings(json, "texts", &lens, &n);
@@ -98,7 +100,6 @@ START_TEST(test_gpt2_golden)
     free(json);
     free(tok_path);
     free(gold_path);
-    tokenizer_free(t);
 }
 END_TEST
 
@@ -120,12 +121,8 @@ static tokenizer *load_ref_tokenizer(const char *name)
     char rel[128];
     if (!strcmp(name, "qwen3"))
         return qwen3;
-    if (!strcmp(name, "gpt2")) {
-        char *p = tt_shared_path("golden/tokenizer_gpt2/tokenizer.json");
-        tokenizer *t = access(p, R_OK) == 0 ? load_hf(p) : NULL;
-        free(p);
-        return t;
-    }
+    if (!strcmp(name, "gpt2"))
+        return gpt2;
     snprintf(rel, sizeof rel, "%s/tokenizer.json", name);
     char *p = tt_data_path(rel);
     tokenizer *t = load_hf(p);
@@ -173,7 +170,7 @@ START_TEST(test_reference)
     }
     cJSON_Delete(ref);
     free(ref_path);
-    if (t != qwen3)
+    if (t != qwen3 && t != gpt2)
         tokenizer_free(t);
 }
 END_TEST
@@ -328,6 +325,12 @@ int main(void)
         fprintf(stderr, "load %s: %s\n", p, err);
         return EXIT_FAILURE;
     }
+    const char *shared = getenv("RLAIF_SHARED_DIR");
+    snprintf(p, sizeof p, "%s/golden/tokenizer_gpt2/tokenizer.json", shared ? shared : "../shared");
+    if (access(p, R_OK) == 0 && !(gpt2 = tokenizer_load_hf(p, err, sizeof err))) {
+        fprintf(stderr, "load %s: %s\n", p, err);
+        return EXIT_FAILURE;
+    }
     Suite *s = suite_create("tokenizer_hf");
     TCase *tc = tcase_create("hf");
     tcase_set_timeout(tc, 120);
@@ -343,5 +346,6 @@ int main(void)
     int failed = srunner_ntests_failed(r);
     srunner_free(r);
     tokenizer_free(qwen3);
+    tokenizer_free(gpt2);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
