@@ -26,6 +26,24 @@
  *   - Invalid UTF-8 in text given to a tokenizer.json encoder is read as
  *     U+FFFD per bad byte sequence (HF only ever sees valid strings).
  *
+ * tokenizer.json support (anything else is a load error naming the field):
+ *   normalizers  NFC, NFD, Replace (string/regex), Prepend, Strip, Sequence
+ *   pre-tokens   ByteLevel (GPT-2 regex, add_prefix_space), Split (string or
+ *                regex; all five behaviours; invert), Metaspace (prepend
+ *                always/first/never, split), Digits, Whitespace,
+ *                WhitespaceSplit, Sequence
+ *   model        BPE: merges as "a b" or ["a", "b"], byte_fallback,
+ *                ignore_merges, unk_token, fuse_unk
+ *   added tokens special or not, normalized or not, single_word, lstrip,
+ *                rstrip; leftmost-longest matching before pre-tokenization
+ *   post-proc.   TemplateProcessing, RobertaProcessing, BertProcessing,
+ *                ByteLevel, Sequence (the special tokens add_bos adds)
+ *   decoders     ByteLevel, Metaspace, ByteFallback, Fuse, Strip, Replace,
+ *                Sequence
+ * Regexes are Oniguruma syntax in HF; they compile with PCRE2 (UTF + UCP)
+ * with \w, \W and ^/$ translated to Oniguruma's meaning.  NFC/NFD tables
+ * are Unicode 14.0.
+ *
  * A tokenizer is immutable after loading: encode/decode may run on several
  * threads at once.  Errors name the file and the JSON field at fault.
  */
