@@ -170,6 +170,28 @@ local function read_json_file(file)
   return v
 end
 
+-- At most `max` points: consecutive points are averaged in buckets, and each
+-- bucket's lowest and highest value is returned as an envelope {x, lo, hi},
+-- drawn as a light band, so a long run reads as a line and its spikes stay
+-- visible while the page stays small.  Short series come back unchanged.
+local MAX_POINTS = 2000
+function report.decimate(pts, max)
+  max = max or MAX_POINTS
+  if #pts <= max then return pts, nil end
+  local means, env, per = {}, {}, math.ceil(#pts / max)
+  for start = 1, #pts, per do
+    local sx, sy, lo, hi, n = 0, 0, math.huge, -math.huge, 0
+    for i = start, math.min(start + per - 1, #pts) do
+      local x, y = pts[i][1], pts[i][2]
+      sx, sy, n = sx + x, sy + y, n + 1
+      lo, hi = math.min(lo, y), math.max(hi, y)
+    end
+    means[#means + 1] = {sx / n, sy / n}
+    env[#env + 1] = {sx / n, lo, hi}
+  end
+  return means, env
+end
+
 -- series(rows, key) -> {{x, y}, ...} over the rows that have a number there.
 local function series(rows, key)
   local pts = {}
@@ -178,6 +200,14 @@ local function series(rows, key)
     if type(v) == "number" and v == v then pts[#pts + 1] = {row.step, v} end
   end
   return pts
+end
+
+-- A chart series for `key`: its points, thinned with an envelope band when long.
+local function line(rows, key, name, extra)
+  local pts, env = report.decimate(series(rows, key))
+  local s = {name = name or key, points = pts, band = env}
+  for k, v in pairs(extra or {}) do s[k] = v end
+  return s
 end
 
 ------------------------------------------------------------------------------
@@ -432,22 +462,26 @@ local function training_charts(rows, used)
   local out = {}
   local function use(...) for _, k in ipairs({...}) do used[k] = true end end
   -- reward
-  local band = {}
+  local lo, hi = {}, {}
   for _, row in ipairs(rows) do
     if type(row.reward_mean) == "number" and type(row.reward_std) == "number" then
-      band[#band + 1] = {row.step, row.reward_mean - row.reward_std, row.reward_mean + row.reward_std}
+      lo[#lo + 1] = {row.step, row.reward_mean - row.reward_std}
+      hi[#hi + 1] = {row.step, row.reward_mean + row.reward_std}
     end
   end
+  lo, hi = report.decimate(lo), report.decimate(hi) -- the same buckets: same x
+  local band = {}
+  for i = 1, #lo do band[i] = {lo[i][1], lo[i][2], hi[i][2]} end
   use("reward_mean", "reward_std", "eval_reward")
   out[#out + 1] = figure(report.line_chart{title = "Reward", ylabel = "reward", legend = true, series = {
-    {name = "train mean ± std", points = series(rows, "reward_mean"), band = band},
-    {name = "eval", points = series(rows, "eval_reward"), markers = true}}},
+    {name = "train mean ± std", points = (report.decimate(series(rows, "reward_mean"))), band = band},
+    line(rows, "eval_reward", "eval", {markers = true})}},
     "Training reward per step (mean, shaded ± one standard deviation) and the mean reward on the held-out prompts at each evaluation.")
   -- KL
   local kl_series = {}
   for _, k in ipairs({"kl", "kl_mean", "eval_kl"}) do
-    local pts = series(rows, k)
-    if #pts > 0 then kl_series[#kl_series + 1] = {name = k, points = pts, markers = k == "eval_kl"} end
+    local sr = line(rows, k, k, {markers = k == "eval_kl"})
+    if #sr.points > 0 then kl_series[#kl_series + 1] = sr end
     use(k)
   end
   out[#out + 1] = figure(#kl_series > 0 and report.line_chart{title = "KL to the reference", ylabel = "KL (nats)", legend = true,
@@ -457,18 +491,18 @@ local function training_charts(rows, used)
   for _, k in ipairs(keys) do
     if is_loss(k) then
       use(k)
-      out[#out + 1] = figure(report.line_chart{title = k, ylabel = "loss", series = {{name = k, points = series(rows, k)}}})
+      out[#out + 1] = figure(report.line_chart{title = k, ylabel = "loss", series = {line(rows, k)}})
     end
   end
   -- throughput and time per phase
   use("tokens_per_s")
   out[#out + 1] = figure(report.line_chart{title = "Throughput", ylabel = "generated tokens / s",
-    series = {{name = "tokens/s", points = series(rows, "tokens_per_s")}}})
+    series = {line(rows, "tokens_per_s", "tokens/s")}})
   local phases = {}
   for _, k in ipairs(keys) do
     if k:match("^time_") then
       use(k)
-      phases[#phases + 1] = {name = k:sub(6), points = series(rows, k)}
+      phases[#phases + 1] = line(rows, k, k:sub(6))
     end
   end
   out[#out + 1] = figure(#phases > 0 and report.line_chart{title = "Time per phase", ylabel = "seconds per step", legend = true,
@@ -480,7 +514,7 @@ local function other_charts(rows, used)
   local out = {}
   for _, k in ipairs(keys_of(rows)) do
     if not used[k] and k ~= "step" and k ~= "time" then
-      out[#out + 1] = figure(report.line_chart{title = k, ylabel = k, series = {{name = k, points = series(rows, k)}}})
+      out[#out + 1] = figure(report.line_chart{title = k, ylabel = k, series = {line(rows, k)}})
     end
   end
   if #out == 0 then return nil end

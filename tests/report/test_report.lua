@@ -42,6 +42,25 @@ local x1, y1, x2, y2 = pts:match("^([%d.]+),([%d.]+) ([%d.]+),([%d.]+)")
 assert(tonumber(x2) > tonumber(x1) and tonumber(y2) < tonumber(y1), "larger values are drawn higher")
 assert(R.line_chart{title = "empty", series = {{name = "s", points = {}}}} == nil, "no data, no chart")
 
+-- A long run is averaged down to at most 2000 points per line; the envelope
+-- keeps each bucket's extremes, so a spike survives.
+local long = {}
+for i = 1, 10000 do long[i] = {i, math.sin(i / 300)} end
+long[5001][2] = 40
+local thin, env = R.decimate(long)
+assert(#thin <= 2000 and #thin >= 1000 and #env == #thin, "thinned to " .. #thin)
+local top = -math.huge
+for i, p in ipairs(thin) do
+  top = math.max(top, env[i][3])
+  assert(env[i][2] <= p[2] and p[2] <= env[i][3], "the mean lies in its envelope")
+  if i > 1 then assert(p[1] > thin[i - 1][1], "steps stay in order") end
+end
+assert(top == 40, "the spike survives in the envelope")
+assert(math.abs(thin[1][2] - (math.sin(1 / 300) + math.sin(2 / 300) + math.sin(3 / 300) + math.sin(4 / 300)
+  + math.sin(5 / 300)) / 5) < 1e-12, "buckets of 5 are averaged")
+local short, none = R.decimate({{1, 1}, {2, 2}})
+assert(#short == 2 and none == nil, "short series are kept whole")
+
 -- The whole page from a synthetic run (with a torn last line in metrics.jsonl).
 local dir = tmpdir()
 make(dir, {steps = 40, eval_every = 10, with_eval_json = true, torn_line = true})
