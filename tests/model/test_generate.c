@@ -263,6 +263,31 @@ START_TEST(test_stops)
 }
 END_TEST
 
+/* llama2.c checkpoints stop at BOS (the story separator) without being
+ * told; ignore_eos turns that off too. */
+START_TEST(test_default_stop_at_bos)
+{
+    int32_t p[4] = {1};
+    size_t len = 1;
+    const int32_t *pp[1] = {p};
+    static gen_out o;
+    rlaif_sampling sp = {.struct_size = sizeof sp, .temperature = 0, .top_p = 1,
+                         .max_new_tokens = 500};
+    generate(1, pp, &len, &sp, &o);
+    ck_assert_int_eq(o.finish[0], RLAIF_FINISH_STOP);
+    int32_t last = o.ids[0][o.n_new[0] - 1];
+    ck_assert_msg(last == 1 || last == 2, "stopped on %d", last);
+    for (size_t i = 0; i + 1 < o.n_new[0]; i++) ck_assert(o.ids[0][i] != 1 && o.ids[0][i] != 2);
+    sp.ignore_eos = 1;
+    sp.max_new_tokens = (uint32_t)o.n_new[0] + 5;
+    static gen_out all;
+    generate(1, pp, &len, &sp, &all);
+    ck_assert_int_eq(all.finish[0], RLAIF_FINISH_LENGTH);
+    ck_assert_uint_eq(all.n_new[0], o.n_new[0] + 5);
+    ck_assert_mem_eq(all.ids[0], o.ids[0], o.n_new[0] * sizeof(int32_t));
+}
+END_TEST
+
 START_TEST(test_info_and_text)
 {
     rlaif_model_info info = {.struct_size = sizeof info};
@@ -304,6 +329,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_logprobs_match_forward);
     tcase_add_test(tc, test_stops);
     tcase_add_test(tc, test_info_and_text);
+    tcase_add_test(tc, test_default_stop_at_bos);
     suite_add_tcase(s, tc);
     return s;
 }

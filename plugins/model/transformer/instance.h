@@ -22,6 +22,8 @@ typedef struct tf_instance {
     char arch[16];            /* "llama", "qwen2", "gpt2" */
     char *source;             /* the path the weights came from */
     uint64_t seed;            /* config "seed": head init, later dropout/LoRA init */
+    int stop_at_bos;          /* llama2.c checkpoints: BOS separates documents, so a
+                                 sampled BOS ends generation like EOS does */
 
     /* What the last forward kept for backward (RLAIF_OUT_KEEP): the
      * activations are e->acts (ids, offsets, positions included). */

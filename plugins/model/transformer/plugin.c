@@ -21,6 +21,10 @@
  *                                 initialised N(0, 0.02²) from seed, bias 0)
  *   seed        integer >= 0      for head initialisation (default 0)
  *
+ * Generation stops at the caller's stop ids and strings, at EOS unless
+ * ignore_eos, and for llama2.c checkpoints also at BOS (their training data
+ * separates stories with BOS, as llama2.c's run.c does when sampling).
+ *
  * Not wired yet (NULL in the vtable): backward, step, zero_grad, save,
  * load_state, reference — the training half (train/) provides them.
  */
@@ -122,6 +126,7 @@ static rlaif_status load_weights_and_tokenizer(tf_instance *in, const char *path
         in->tok = tokenizer_load_llama2c(found, in->m->cfg.vocab_size, err, errlen);
         free(found);
         if (!in->tok) return RLAIF_E_FORMAT;
+        in->stop_at_bos = 1;
     }
     if (in->tok && tokenizer_vocab_size(in->tok) > in->m->cfg.vocab_size)
         return rlaif_errorf(err, errlen, RLAIF_E_FORMAT,
@@ -322,12 +327,14 @@ static rlaif_status tf_generate_fn(void *self, const rlaif_seqs *prompts, const 
     in->kept = 0;
     /* The stop ids: the caller's, plus EOS unless ignore_eos. */
     int32_t eos = in->tok ? tokenizer_eos(in->tok) : in->m->cfg.eos_id;
-    size_t n_stop = s->n_stop_ids + 1;
+    int32_t bos = in->tok ? tokenizer_bos(in->tok) : in->m->cfg.bos_id;
+    size_t n_stop = s->n_stop_ids + 2;
     int32_t *stops = malloc(n_stop * sizeof *stops);
     if (!stops) return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, WHO ": out of memory");
     if (s->n_stop_ids) memcpy(stops, s->stop_ids, s->n_stop_ids * sizeof *stops);
     n_stop = s->n_stop_ids;
     if (!s->ignore_eos && eos >= 0) stops[n_stop++] = eos;
+    if (!s->ignore_eos && in->stop_at_bos && bos >= 0) stops[n_stop++] = bos;
     stop_ctx sc = {in, s->stop_strings, s->n_stop_strings, 0};
     for (size_t i = 0; i < sc.n; i++)
         if (sc.strings[i] && strlen(sc.strings[i]) > sc.max_len) sc.max_len = strlen(sc.strings[i]);
