@@ -146,6 +146,36 @@ def main():
                'normalizer': norm, 'pre_tokenizer': pre, 'post_processor': None, 'decoder': dec,
                'model': model}
         write(name, tok)
+    # Byte-level behind modern split patterns (GPT-4o / o200k-like with
+    # case classes and optional contractions; DeepSeek-like with literal
+    # ranges and an end anchor): checks PCRE2 reads them as Oniguruma does.
+    patterns = {
+        'split_o200k_style': [
+            "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*"
+            "[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|"
+            "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+"
+            "[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|"
+            "\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"],
+        'split_deepseek_style': [
+            "\\p{N}{1,3}",
+            "[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+",
+            "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?"
+            "[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+$|\\s+(?!\\S)|\\s+"],
+    }
+    for name, pats in patterns.items():
+        write(name, {
+            'version': '1.0', 'truncation': None, 'padding': None,
+            'added_tokens': [{'id': 2, 'content': '</s>', 'single_word': False, 'lstrip': False,
+                              'rstrip': False, 'normalized': False, 'special': True}],
+            'normalizer': None,
+            'pre_tokenizer': {'type': 'Sequence', 'pretokenizers': [
+                split(pat, 'Isolated') for pat in pats] + [
+                {'type': 'ByteLevel', 'add_prefix_space': False, 'trim_offsets': True,
+                 'use_regex': False}]},
+            'post_processor': None,
+            'decoder': {'type': 'ByteLevel', 'add_prefix_space': True, 'trim_offsets': True,
+                        'use_regex': True},
+            'model': byte_level_model(merges)})
     # Byte-level with add_prefix_space (RoBERTa style) and its post-processor.
     write('bytelevel_prefix', {
         'version': '1.0', 'truncation': None, 'padding': None,
