@@ -337,8 +337,8 @@ static rlaif_status build_choice(serve_model *m, const char *prompt_text, const 
     c->seq_len = P + G;
     c->seq = malloc((c->seq_len ? c->seq_len : 1) * sizeof *c->seq);
     if (!c->seq) return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, "out of memory");
-    memcpy(c->seq, prompt, P * sizeof *prompt);
-    memcpy(c->seq + P, sq->gen, G * sizeof *prompt);
+    if (P) memcpy(c->seq, prompt, P * sizeof *prompt);
+    if (G) memcpy(c->seq + P, sq->gen, G * sizeof *prompt);
     int has_bos = P > 0 && m->info.bos_id >= 0 && prompt[0] == m->info.bos_id;
     c->from = p->echo ? (has_bos ? 1 : 0) : P;
     c->first_null = c->from == 0 && c->seq_len > 0;

@@ -27,7 +27,18 @@ static void server_up(void)
     }
 }
 
-static void server_down(void) { st_server_stop(&server, SIGTERM); }
+/* Stops the server; what it said besides "stopped" (a sanitizer report, a
+ * crash) goes to the test's stderr, and an unclean exit fails the program. */
+static void server_down(void)
+{
+    int rc = st_server_stop(&server, SIGTERM);
+    char *rest = st_server_stderr(&server);
+    if (rc != 0 || (rest && strcmp(rest, "rlaif serve: stopped\n") != 0))
+        fprintf(stderr, "test_serve: the server exited with %d and said:\n%s\n", rc,
+                rest ? rest : "");
+    free(rest);
+    if (rc != 0) exit(EXIT_FAILURE);
+}
 
 /* ===== The model, locally =============================================== */
 
