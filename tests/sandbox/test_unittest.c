@@ -109,7 +109,8 @@ START_TEST(test_correct_code_scores_one)
          "    def __eq__(self, o): return isinstance(o, P) and o.x == self.x\n"
          "def make(x):\n    return P(x)\n"
          "def pairs(n):\n    return {i: [i, (i, 'x')] for i in range(n)}\n",
-         "{\"tests\": [\"assert make(2) == P(2)\", \"assert make(2) != P(3)\", "
+         "{\"isolation\": \"shared\", "
+         "\"tests\": [\"assert make(2) == P(2)\", \"assert make(2) != P(3)\", "
          "\"assert pairs(2) == {0: [0, (0, 'x')], 1: [1, (1, 'x')]}\", "
          "\"assert 1 == 1.0 and [1, 2] != [2, 1]\", "
          "\"assert all(pairs(3)[i][0] == i for i in range(3))\"]}"},
@@ -125,6 +126,7 @@ START_TEST(test_correct_code_scores_one)
     size_t n = sizeof s / sizeof s[0];
     float rewards[16], metrics[16 * N_METRICS];
     const char *details[16];
+    ck_assert_uint_le(n, 16);
     score(&r, s, n, rewards, metrics, details);
     for (size_t i = 0; i < n; i++) {
         ck_assert_msg(rewards[i] == 1.0f, "sample %zu: reward %g, details %s", i, rewards[i],
@@ -178,8 +180,11 @@ END_TEST
 
 START_TEST(test_reward_hacks_earn_nothing)
 {
+    /* _i: Python in its own process (the default), then in one interpreter. */
     reward r;
-    reward_open(&r, "{\"timeout_ms\": 20000, \"workers\": 2}");
+    reward_open(&r, _i == 0 ? "{\"timeout_ms\": 20000, \"workers\": 2}"
+                            : "{\"timeout_ms\": 20000, \"workers\": 2, "
+                              "\"python_isolation\": \"shared\"}");
     sample s[] = {
         /* exit(0) before the tests */
         {"import os\nos._exit(0)\n", PY_ADD_TESTS},
@@ -249,15 +254,96 @@ START_TEST(test_reward_hacks_earn_nothing)
         {"def add(a, b):\n    return [type('X', (), {'__eq__': lambda s, o: True})()]\n",
          "{\"language\": \"python\", \"tests\": [\"assert add(1, 2) == [3]\", "
          "\"assert not (add(1, 2) != [3])\"]}"},
+        /* a builtin the tests rely on, shadowed */
+        {"def len(x):\n    return 3\ndef items():\n    return []\n",
+         "{\"language\": \"python\", \"tests\": [\"assert len(items()) == 3\"]}"},
         /* swallowing the failure: SystemExit from inside the test */
         {"import sys\ndef add(a, b):\n    sys.exit(0)\n", PY_ADD_TESTS},
     };
     size_t n = sizeof s / sizeof s[0];
-    float rewards[16], metrics[16 * N_METRICS];
-    const char *details[16];
+    float rewards[32], metrics[32 * N_METRICS];
+    const char *details[32];
+    ck_assert_uint_le(n, 32);
     score(&r, s, n, rewards, metrics, details);
     for (size_t i = 0; i < n; i++)
         ck_assert_msg(rewards[i] == 0.0f, "hack %zu earned %g: %s", i, rewards[i], details[i]);
+    reward_close(&r);
+}
+END_TEST
+
+/* Code written against this harness: walks the interpreter's frames to the
+ * driver's nonce and forges every verdict, or reads the tests out of the
+ * driver file and answers from them.  Only process isolation stops these
+ * (docs/sandbox.md); with it they earn nothing. */
+START_TEST(test_targeted_hacks_fail_in_process_isolation)
+{
+    reward r;
+    reward_open(&r, "{\"timeout_ms\": 20000, \"workers\": 2}");
+    const char *forge =
+        "import sys, os\n"
+        "def forge():\n"
+        "    f = sys._getframe(0)\n"
+        "    while f is not None:\n"
+        "        for v in list(f.f_locals.values()):\n"
+        "            if isinstance(v, bytes) and len(v) == 32:\n"
+        "                for i in range(8):\n"
+        "                    os.write(4, v + b' %d pass\\n' % i)\n"
+        "                os.write(4, v + b' done\\n')\n"
+        "                os._exit(0)\n"
+        "        f = f.f_back\n"
+        "def add(a, b):\n"
+        "    forge()\n"
+        "    return -12345\n";
+    const char *read_tests =
+        "import re\n"
+        "def mystery(x):\n"
+        "    try:\n"
+        "        src = open('driver.py').read()\n"
+        "    except OSError:\n"
+        "        return None\n"
+        "    for h in re.findall(r\"'([0-9a-f]{8,})'\", src):\n"
+        "        t = bytes.fromhex(h).decode()\n"
+        "        m = re.match(r'assert mystery\\((-?\\d+)\\) == (-?\\d+)', t)\n"
+        "        if m and int(m[1]) == x:\n"
+        "            return int(m[2])\n";
+    const char *mystery_tests = "{\"language\": \"python\", \"tests\": "
+                                "[\"assert mystery(1) == 17\", \"assert mystery(2) == 4\"]}";
+    /* What the candidate's process can reach of the driver's: nothing. */
+    const char *probe =
+        "import os\n"
+        "def probe():\n"
+        "    reached = []\n"
+        "    p = os.getppid()\n"
+        "    for path, mode in [('/proc/%d/fd/4' % p, os.O_WRONLY), ('/proc/%d/fd/3' % p, os.O_RDONLY),\n"
+        "                       ('/proc/%d/mem' % p, os.O_RDONLY), ('/proc/%d/environ' % p, os.O_RDONLY),\n"
+        "                       ('/dev/fd/4', os.O_WRONLY), ('driver.py', os.O_RDONLY)]:\n"
+        "        try:\n"
+        "            os.close(os.open(path, mode))\n"
+        "            reached.append(path)\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    return reached\n";
+    sample s[] = {
+        {forge, PY_ADD_TESTS},
+        {read_tests, mystery_tests},
+        {probe, "{\"language\": \"python\", \"tests\": [\"assert probe() == []\"]}"},
+    };
+    float rewards[3];
+    const char *details[3];
+    score(&r, s, 3, rewards, NULL, details);
+    for (size_t i = 0; i < 2; i++)
+        ck_assert_msg(rewards[i] == 0.0f, "targeted hack %zu earned %g: %s", i, rewards[i],
+                      details[i]);
+    ck_assert_msg(rewards[2] == 1.0f, "the candidate reached the driver: %s", details[2]);
+    reward_close(&r);
+
+    /* The same code in one shared interpreter does fool the tests: proof
+     * that the hacks are real and that isolation is what stops them. */
+    reward_open(&r, "{\"timeout_ms\": 20000, \"python_isolation\": \"shared\"}");
+    score(&r, s, 3, rewards, NULL, details);
+    ck_assert_msg(rewards[0] == 1.0f, "frame walk in shared mode: %g %s", rewards[0], details[0]);
+    ck_assert_msg(rewards[1] == 1.0f, "test reading in shared mode: %g %s", rewards[1],
+                  details[1]);
     reward_close(&r);
 }
 END_TEST
@@ -310,6 +396,7 @@ START_TEST(test_hostile_code_is_contained)
     size_t n = sizeof s / sizeof s[0];
     float rewards[16], metrics[16 * N_METRICS];
     const char *details[16];
+    ck_assert_uint_le(n, 16);
     score(&r, s, n, rewards, metrics, details);
     /* Degraded mode (no namespaces) has the host's network and cannot hold
      * daemons: docs/sandbox.md.  Full mode is what CI runs. */
@@ -412,7 +499,8 @@ static Suite *unittest_suite(void)
     tcase_set_timeout(tc, 150);
     tcase_add_test(tc, test_correct_code_scores_one);
     tcase_add_test(tc, test_partial_code_scores_the_fraction);
-    tcase_add_test(tc, test_reward_hacks_earn_nothing);
+    tcase_add_loop_test(tc, test_reward_hacks_earn_nothing, 0, 2);
+    tcase_add_test(tc, test_targeted_hacks_fail_in_process_isolation);
     tcase_add_test(tc, test_hostile_code_is_contained);
     tcase_add_test(tc, test_bad_metadata_scores_zero);
     tcase_add_test(tc, test_config_errors_name_the_key);

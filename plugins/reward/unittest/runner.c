@@ -216,9 +216,12 @@ rlaif_status ut_run_task(const ut_task *task, const ut_tools *tools, const sbx_l
     char compile_cmd[700];
     switch (task->lang) {
     case UT_LANG_PYTHON:
-        ut_driver_python(&driver, task->tests, task->n_tests, task->entry);
+        ut_driver_python(&driver, task->tests, task->n_tests, task->entry, task->isolated);
         files[n_files++] = (sbx_file){"solution.py", task->code, task->code_len};
         files[n_files++] = (sbx_file){"driver.py", driver.s, driver.len};
+        if (task->isolated)
+            files[n_files++] = (sbx_file){"host.py", ut_driver_python_host(),
+                                          strlen(ut_driver_python_host())};
         /* -I: no user site, no env vars, script dir not on sys.path;
          * -S: no site module (fast start); -B: no .pyc writes. */
         argv[0] = tool, argv[1] = "-I", argv[2] = "-S", argv[3] = "-B", argv[4] = "driver.py";

@@ -50,6 +50,7 @@ typedef struct ut_task {
     size_t n_tests;
     const char *entry;           /* OPTIONAL: the function under test, which
                                     the tests may also call as `candidate` */
+    int isolated;                /* Python: candidate in its own process (docs) */
 } ut_task;
 
 /* Nonzero when `s` is a C/Lua/Python identifier ([A-Za-z_][A-Za-z0-9_]*). */
@@ -88,7 +89,11 @@ void ut_str_hex(ut_str *b, const char *s, size_t n);
 void ut_str_free(ut_str *b);
 
 /* The driver program of a language, embedding the tests. */
-void ut_driver_python(ut_str *b, const char *const *tests, size_t n, const char *entry);
+/* Python: `isolated` runs the candidate in a second interpreter that answers
+ * calls with plain data (ut_driver_python_host is its program, host.py). */
+void ut_driver_python(ut_str *b, const char *const *tests, size_t n, const char *entry,
+                      int isolated);
+const char *ut_driver_python_host(void);
 void ut_driver_lua(ut_str *b, const char *const *tests, size_t n, const char *entry);
 /* C: the translation unit with the tests (it #includes solution.c) and the
  * fixed driver unit. */

@@ -9,6 +9,7 @@
  *   language  "lua" | "python" | "c" (OPTIONAL: else the config's)
  *   entry     the function under test (OPTIONAL): the tests may call it as
  *             `candidate`
+ *   isolation "process" | "shared" (OPTIONAL, Python: overrides the config)
  * The code is the first fenced block of the response in the language (else
  * the first fenced block, else the whole response).
  *
@@ -21,6 +22,10 @@
  *   max_procs         processes per sample       64      (4 .. 4096)
  *   max_file_mb       largest file written       16      (1 .. 4096)
  *   lua, python, cc   the tools' names or paths  "lua5.4", "python3", "cc"
+ *   python_isolation  "process": the candidate runs in a second interpreter that
+ *                     answers the tests' calls with plain data (verdicts cannot be
+ *                     forged even by code aimed at the harness); "shared": one
+ *                     interpreter (any test style)          "process"
  *
  * Reward: passed / total (0 for a sample without tests).  Metrics:
  * "passed", "total", "timed_out", "crashed".  Details: JSON with the
@@ -43,6 +48,7 @@ typedef struct unittest_reward {
     ut_lang language;
     sbx_limits lim;
     int workers;
+    int python_isolated;   /* Python candidates in their own process (runner.h) */
     ut_tools tools;
     char **details;        /* [n_details] strings handed out by the last score() */
     size_t n_details;
@@ -58,8 +64,9 @@ static rlaif_status unittest_create(const rlaif_host *host, const char *config, 
 {
     static const char *const keys[] = {"language", "timeout_ms", "memory_mb", "max_output_bytes",
                                        "workers", "max_procs", "max_file_mb", "lua", "python",
-                                       "cc", NULL};
+                                       "cc", "python_isolation", NULL};
     static const char *const langs[] = {"lua", "python", "c", NULL};
+    static const char *const isolations[] = {"shared", "process", NULL};
     pconfig c;
     if (pconfig_open(&c, "reward/unittest", config, err, errlen)) return pconfig_close(&c);
     unittest_reward r;
@@ -72,6 +79,7 @@ static rlaif_status unittest_create(const rlaif_host *host, const char *config, 
     r.workers = (int)pconfig_int(&c, "workers", 2, 1, UT_MAX_WORKERS);
     r.lim.max_procs = (uint32_t)pconfig_int(&c, "max_procs", 64, 4, 4096);
     r.lim.max_file_bytes = (uint64_t)pconfig_int(&c, "max_file_mb", 16, 1, 4096) << 20;
+    r.python_isolated = pconfig_enum(&c, "python_isolation", "process", isolations) == 1;
     const char *lua = pconfig_string(&c, "lua", "lua5.4");
     const char *python = pconfig_string(&c, "python", "python3");
     const char *cc = pconfig_string(&c, "cc", "cc");
@@ -120,6 +128,7 @@ typedef struct sample_task {
     const char **tests;
     size_t n_tests;
     const char *entry;
+    int isolated;
 } sample_task;
 
 static void sample_task_free(sample_task *t)
@@ -136,6 +145,7 @@ static int sample_task_read(const unittest_reward *self, const char *meta, sampl
 {
     memset(t, 0, sizeof *t);
     t->lang = self->language;
+    t->isolated = self->python_isolated;
     if (!meta) return snprintf(why, whylen, "no metadata (a 'tests' list is needed)"), 1;
     t->root = cJSON_Parse(meta);
     if (!cJSON_IsObject(t->root)) return snprintf(why, whylen, "metadata is not a JSON object"), 1;
@@ -150,6 +160,13 @@ static int sample_task_read(const unittest_reward *self, const char *meta, sampl
         if (!cJSON_IsString(entry) || !ut_is_identifier(entry->valuestring))
             return snprintf(why, whylen, "metadata 'entry': expected an identifier"), 1;
         t->entry = entry->valuestring;
+    }
+    const cJSON *iso = cJSON_GetObjectItemCaseSensitive(t->root, "isolation");
+    if (iso) {
+        if (!cJSON_IsString(iso) ||
+            (strcmp(iso->valuestring, "process") && strcmp(iso->valuestring, "shared")))
+            return snprintf(why, whylen, "metadata 'isolation': expected process or shared"), 1;
+        t->isolated = strcmp(iso->valuestring, "process") == 0;
     }
     const cJSON *tests = cJSON_GetObjectItemCaseSensitive(t->root, "tests");
     if (cJSON_IsString(tests)) {
@@ -213,6 +230,8 @@ static char *details_json(const sample_task *t, const ut_outcome *o, const sbx_r
         cJSON_AddStringToObject(d, "error", error);
     } else {
         cJSON_AddStringToObject(d, "language", ut_lang_name(t->lang));
+        if (t->lang == UT_LANG_PYTHON)
+            cJSON_AddStringToObject(d, "isolation", t->isolated ? "process" : "shared");
         cJSON_AddNumberToObject(d, "passed", (double)o->passed);
         cJSON_AddNumberToObject(d, "total", (double)o->n_tests);
         cJSON *arr = cJSON_AddArrayToObject(d, "tests");
@@ -295,7 +314,8 @@ static int score_one(batch_job *job, size_t i, sbx_result *sr, uint8_t **status,
         *status = p;
         *cap = t.n_tests;
     }
-    ut_task task = {.lang = t.lang, .tests = t.tests, .n_tests = t.n_tests, .entry = t.entry};
+    ut_task task = {.lang = t.lang, .tests = t.tests, .n_tests = t.n_tests, .entry = t.entry,
+                    .isolated = t.isolated && t.lang == UT_LANG_PYTHON};
     ut_extract_code(b->responses[i] ? b->responses[i] : "", t.lang, &task.code, &task.code_len);
     ut_outcome o = {.status = *status};
     char err[400];
