@@ -7,7 +7,8 @@
  *   - prefill/scoring: forward + per-token logprobs over 8 × 256 tokens,
  *     achieved GFLOP/s (matmuls + causal attention) as a fraction of sgemm;
  *   - decode at batch 1: tokens/s against the bandwidth bound (weight bytes
- *     per token ÷ triad GB/s); decode at batch 16: aggregate tokens/s;
+ *     per token ÷ triad GB/s); decode at batch 16: aggregate tokens/s; both
+ *     with f32 weights and with the opt-in bf16 decode weights;
  *   - peak resident memory of each case (each case runs in its own child
  *     process, so ru_maxrss is that case's peak).
  * Prints one JSON line per measurement.  Usage:
@@ -233,6 +234,7 @@ static double gen_time(tf_engine *e, size_t batch, size_t new_tokens)
 typedef struct decode_arg {
     const bench_cfg *bc;
     size_t batch;
+    int bf16;
 } decode_arg;
 
 static void bench_decode(const void *arg)
@@ -243,6 +245,7 @@ static void bench_decode(const void *arg)
     tf_engine e;
     char err[256];
     tf_engine_init(&e, m, g_threads, err, sizeof err);
+    if (da->bf16) tf_engine_use_bf16_decode(&e, err, sizeof err);
     size_t steps = g_quick ? 32 : 128;
     double best = 1e9;
     for (int r = 0; r < 2; r++) {
@@ -256,13 +259,13 @@ static void bench_decode(const void *arg)
     const tf_config *c = &bc->c;
     double kv = 2.0 * c->n_layers * (32 + steps / 2.0) * c->n_kv_heads * c->head_dim * 4.0 *
                 (double)da->batch;
-    double bytes = (double)m->n_params * 4.0 + kv;
-    double bound = g_triad_gbs * 1e9 / bytes * (da->batch == 1 ? 1.0 : 0.0);
-    printf("{\"bench\": \"decode\", \"config\": \"%s\", \"batch\": %zu, \"threads\": %d, "
-           "\"ms_per_step\": %.2f, \"tokens_per_s\": %.1f, \"weight_mb\": %.1f, "
-           "\"triad_gbs\": %.1f",
-           bc->name, da->batch, g_threads, best * 1e3, tps, (double)m->n_params * 4e-6,
-           g_triad_gbs);
+    double wbytes = (double)m->n_params * (da->bf16 ? 2.0 : 4.0), bytes = wbytes + kv;
+    double bound = g_triad_gbs * 1e9 / bytes;
+    printf("{\"bench\": \"decode\", \"config\": \"%s\", \"weights\": \"%s\", "
+           "\"batch\": %zu, \"threads\": %d, \"ms_per_step\": %.2f, \"tokens_per_s\": %.1f, "
+           "\"weight_mb\": %.1f, \"triad_gbs\": %.1f",
+           bc->name, da->bf16 ? "bf16" : "f32", da->batch, g_threads, best * 1e3, tps,
+           wbytes * 1e-6, g_triad_gbs);
     if (da->batch == 1)
         printf(", \"bound_tokens_per_s\": %.1f, \"fraction_of_bound\": %.2f", bound, tps / bound);
     printf(", \"peak_rss_mb\": %.0f}\n", peak_rss_mb());
@@ -318,9 +321,11 @@ int main(int argc, char **argv)
     for (int k = 0; k < 2; k++) {
         if (strcmp(which, "all") && strcmp(which, configs[k].name)) continue;
         in_child(bench_prefill, &configs[k]);
-        decode_arg d1 = {&configs[k], 1}, d16 = {&configs[k], 16};
-        in_child(bench_decode, &d1);
-        in_child(bench_decode, &d16);
+        for (int bf16 = 0; bf16 < 2; bf16++) {
+            decode_arg d1 = {&configs[k], 1, bf16}, d16 = {&configs[k], 16, bf16};
+            in_child(bench_decode, &d1);
+            in_child(bench_decode, &d16);
+        }
     }
     return 0;
 }

@@ -288,6 +288,50 @@ START_TEST(test_default_stop_at_bos)
 }
 END_TEST
 
+/* decode_bf16: sampled tokens' logprobs stay close to forward()'s f32
+ * ones on the same tokens, and greedy output stays sensible. */
+START_TEST(test_decode_bf16)
+{
+    char cfg[2048], err[512] = "";
+    snprintf(cfg, sizeof cfg,
+             "{\"path\": \"%s/models/stories260K/stories260K.bin\", \"threads\": 2, "
+             "\"decode_bf16\": true}", source_dir());
+    rlc_instance *in16 = mu_model(cfg);
+    const rlaif_model_vtable *vt = mu_vt(in16);
+    int32_t p[600];
+    size_t len = tokenize("Once upon a time", p, 64);
+    const int32_t *pp[1] = {p};
+    int32_t ids[48];
+    float lp[48], flp[600];
+    size_t n_new;
+    uint8_t fin;
+    rlaif_seqs s = {.struct_size = sizeof s, .n = 1, .ids = pp, .len = &len};
+    rlaif_sampling sp = {.struct_size = sizeof sp, .temperature = 0.8f, .top_p = 1,
+                         .max_new_tokens = 48, .seed = 9, .ignore_eos = 1};
+    rlaif_generation g = {.struct_size = sizeof g, .ids = ids, .logprobs = lp, .n_new = &n_new,
+                          .finish = &fin};
+    ck_assert_msg(vt->generate(rlc_instance_self(in16), &s, &sp, &g, err, sizeof err) == RLAIF_OK,
+                  "%s", err);
+    ck_assert_uint_eq(n_new, 48);
+    memcpy(p + len, ids, 48 * sizeof *ids);
+    size_t n = len + 48;
+    rlaif_seqs s2 = {.struct_size = sizeof s2, .n = 1, .ids = pp, .len = &n};
+    rlaif_outputs o = {.struct_size = sizeof o, .logprobs = flp};
+    ck_assert_int_eq(g_vt->forward(g_self, &s2, RLAIF_OUT_LOGPROBS, 0.8f, &o, err, sizeof err),
+                     RLAIF_OK);
+    double worst = 0, total = 0;
+    for (int i = 0; i < 48; i++) {
+        double d = fabs(flp[len - 1 + i] - lp[i]);
+        worst = d > worst ? d : worst;
+        total += d;
+    }
+    ck_assert_msg(worst < 0.1 && total / 48 < 0.02, "bf16 logprobs off: worst %g mean %g", worst,
+                  total / 48);
+    ck_assert_msg(worst > 0, "bf16 decode gave bit-identical logprobs: weights not bf16?");
+    rlc_instance_unref(in16);
+}
+END_TEST
+
 START_TEST(test_info_and_text)
 {
     rlaif_model_info info = {.struct_size = sizeof info};
@@ -330,6 +374,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_stops);
     tcase_add_test(tc, test_info_and_text);
     tcase_add_test(tc, test_default_stop_at_bos);
+    tcase_add_test(tc, test_decode_bf16);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "forward.h"
+#include "generate.h"
 #include "model_util.h"
 
 #define TOL 1e-4f
@@ -446,6 +447,43 @@ START_TEST(test_ragged_batches)
 }
 END_TEST
 
+/* bf16 decode copies follow tf_model.version: after a weight change and a
+ * version bump, generation sees the new weights. */
+START_TEST(test_bf16_follows_version)
+{
+    char dir[4096], err[512];
+    snprintf(dir, sizeof dir, "%s/golden/llama_tiny", mu_shared_dir());
+    tf_model *m = NULL;
+    ck_assert_int_eq(tf_model_load_hf(dir, 0, 0, 0, &m, err, sizeof err), RLAIF_OK);
+    tf_engine e;
+    ck_assert_int_eq(tf_engine_init(&e, m, 2, err, sizeof err), RLAIF_OK);
+    ck_assert_int_eq(tf_engine_use_bf16_decode(&e, err, sizeof err), RLAIF_OK);
+    int32_t prompt[3] = {1, 17, 42}, out[4], out2[4];
+    float lp[4];
+    size_t len = 3, n_new;
+    uint8_t fin;
+    const int32_t *pp[1] = {prompt};
+    tf_gen_params gp = {.temperature = 0, .top_p = 1, .max_new = 4};
+    ck_assert_int_eq(tf_generate(&e, 1, pp, &len, &gp, out, lp, &n_new, &fin, err, sizeof err),
+                     RLAIF_OK);
+    /* Change one LM-head row and a down projection: the copies are stale
+     * until the version moves, then the next generate remakes them. */
+    size_t D = (size_t)m->cfg.dim;
+    for (size_t i = 0; i < D; i++) m->w.lm_head[300 * D + i] = 0.5f + (float)i;
+    m->w.layers[1].w_down[7] = 3.0f;
+    ck_assert_int_eq(tf_generate(&e, 1, pp, &len, &gp, out2, lp, &n_new, &fin, err, sizeof err),
+                     RLAIF_OK);
+    ck_assert_uint_ne(e.w16_lm[300 * D + 1], 0x3FC0);
+    m->version++;
+    ck_assert_int_eq(tf_generate(&e, 1, pp, &len, &gp, out2, lp, &n_new, &fin, err, sizeof err),
+                     RLAIF_OK);
+    ck_assert_uint_eq(e.w16_lm[300 * D + 1], 0x3FC0); /* 1.5 */
+    ck_assert_uint_eq(e.w16_layers[1].w_down[7], 0x4040); /* 3.0 */
+    tf_engine_free(&e);
+    tf_model_free(m);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("model_golden");
@@ -459,6 +497,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_plugin_config_errors);
     tcase_add_test(tc, test_heads);
     tcase_add_test(tc, test_ragged_batches);
+    tcase_add_test(tc, test_bf16_follows_version);
     tcase_add_test(tc, test_half_precision_checkpoints);
     suite_add_tcase(s, tc);
     return s;

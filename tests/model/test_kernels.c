@@ -73,6 +73,40 @@ START_TEST(test_gemm_rows_batch_independent)
 }
 END_TEST
 
+/* bf16 weights: rounding to nearest even, and the kernel equals the
+ * reference product with the rounded weights. */
+START_TEST(test_gemm_rows_bf16)
+{
+    float v[4] = {1.0f, 1.0f + 0x1p-8f, 1.0f + 3 * 0x1p-9f, -2.5f};
+    uint16_t h[4];
+    tf_to_bf16(h, v, 4);
+    ck_assert_uint_eq(h[0], 0x3F80);
+    ck_assert_uint_eq(h[1], 0x3F80); /* a tie goes to even */
+    ck_assert_uint_eq(h[2], 0x3F81);
+    ck_assert_uint_eq(h[3], 0xC020);
+    size_t N = 301, K = 91;
+    tf_pool *pool = tf_pool_create(2);
+    float *W = rand_buf(N * K), *X = rand_buf(16 * K), *Y = rand_buf(16 * N);
+    float *R = malloc(16 * N * sizeof *R), *Wr = malloc(N * K * sizeof *Wr);
+    uint16_t *W16 = malloc(N * K * sizeof *W16);
+    tf_to_bf16(W16, W, N * K);
+    for (size_t i = 0; i < N * K; i++) {
+        uint32_t bits = (uint32_t)W16[i] << 16;
+        memcpy(&Wr[i], &bits, 4);
+        ck_assert_float_eq_tol(Wr[i], W[i], fabsf(W[i]) * 0x1p-8f);
+    }
+    for (size_t M = 1; M <= 16; M += 5)
+        for (int acc = 0; acc < 2; acc++) {
+            memcpy(R, Y, 16 * N * sizeof *R);
+            tf_gemm_rows_bf16(pool, Y, N, X, K, W16, M, N, K, acc);
+            tf_matmul_ref(R, N, X, K, 0, Wr, K, 1, M, N, K, acc);
+            for (size_t i = 0; i < M * N; i++) ck_assert_float_eq_tol(Y[i], R[i], 1e-4f);
+        }
+    tf_pool_free(pool);
+    free(W), free(X), free(Y), free(R), free(Wr), free(W16);
+}
+END_TEST
+
 /* Interleaved RoPE on a vector equals rotate-half RoPE on the permuted
  * vector (the permutation the llama2.c loader applies to wq/wk rows). */
 START_TEST(test_rope_layouts)
@@ -176,6 +210,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_matmul);
     tcase_add_test(tc, test_gemm_rows_batch_independent);
     tcase_add_test(tc, test_rope_layouts);
+    tcase_add_test(tc, test_gemm_rows_bf16);
     tcase_add_test(tc, test_attention);
     tcase_add_test(tc, test_logits_stats);
     suite_add_tcase(s, tc);

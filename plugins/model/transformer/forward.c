@@ -47,7 +47,64 @@ void tf_engine_free(tf_engine *e)
     free(e->acts.layers);
     tf_kv_free(&e->kv);
     tf_decode_buf_free(&e->dec);
+    free(e->w16);
+    free(e->w16_layers);
     memset(e, 0, sizeof *e);
+}
+
+/* ===== bf16 decode weights ============================================== */
+
+rlaif_status tf_engine_use_bf16_decode(tf_engine *e, char *err, size_t errlen)
+{
+    const tf_config *c = &e->m->cfg;
+    if (c->arch == TF_GPT2)
+        return rlaif_errorf(err, errlen, RLAIF_E_UNSUPPORTED,
+                            "bf16 decode weights are implemented for llama/qwen2 models only");
+    size_t D = (size_t)c->dim, Q = tf_qkv_dim(c), F = (size_t)c->hidden_dim,
+           HD = (size_t)c->n_heads * (size_t)c->head_dim, V = (size_t)c->vocab_size;
+    size_t L = (size_t)c->n_layers, per = Q * D + D * HD + 2 * F * D + D * F;
+    if (!e->w16) {
+        e->w16 = malloc((L * per + V * D) * sizeof(uint16_t));
+        e->w16_layers = calloc(L, sizeof *e->w16_layers);
+        if (!e->w16 || !e->w16_layers) {
+            free(e->w16), free(e->w16_layers);
+            e->w16 = NULL, e->w16_layers = NULL;
+            return rlaif_errorf(err, errlen, RLAIF_E_NOMEM,
+                                "engine: cannot allocate bf16 decode weights");
+        }
+        uint16_t *p = e->w16;
+        for (size_t l = 0; l < L; l++) {
+            tf_w16_layer *w = &e->w16_layers[l];
+            w->wqkv = p, p += Q * D;
+            w->wo = p, p += D * HD;
+            w->w_up = p, p += 2 * F * D;
+            w->w_down = p, p += D * F;
+        }
+        e->w16_lm = p;
+    }
+    e->decode_bf16 = 1;
+    e->w16_ready = 0;
+    tf_engine_sync_bf16(e);
+    return RLAIF_OK;
+}
+
+void tf_engine_sync_bf16(tf_engine *e)
+{
+    if (!e->decode_bf16 || (e->w16_ready && e->w16_version == e->m->version)) return;
+    const tf_config *c = &e->m->cfg;
+    size_t D = (size_t)c->dim, Q = tf_qkv_dim(c), F = (size_t)c->hidden_dim,
+           HD = (size_t)c->n_heads * (size_t)c->head_dim, V = (size_t)c->vocab_size;
+    for (size_t l = 0; l < (size_t)c->n_layers; l++) {
+        const tf_layer *W = &e->m->w.layers[l];
+        tf_w16_layer *w = &e->w16_layers[l];
+        tf_to_bf16(w->wqkv, W->wqkv, Q * D);
+        tf_to_bf16(w->wo, W->wo, D * HD);
+        tf_to_bf16(w->w_up, W->w_up, 2 * F * D);
+        tf_to_bf16(w->w_down, W->w_down, D * F);
+    }
+    tf_to_bf16(e->w16_lm, e->m->w.lm_head, V * D);
+    e->w16_version = e->m->version;
+    e->w16_ready = 1;
 }
 
 /* ===== The activation arena ============================================= */
@@ -203,6 +260,16 @@ static void linear(tf_engine *e, float *y, const float *x, const float *w, size_
 {
     int conv1d = e->m->cfg.arch == TF_GPT2;
     tf_matmul(e->pool, y, out, x, in, 0, w, conv1d ? out : in, !conv1d, T, out, in, accumulate);
+}
+
+/* A decode-step linear layer: bf16 weights when the engine has them. */
+static void dlinear(tf_engine *e, float *y, const float *x, const float *w, const uint16_t *w16,
+                    size_t T, size_t in, size_t out, int accumulate)
+{
+    if (w16)
+        tf_gemm_rows_bf16(e->pool, y, out, x, in, w16, T, out, in, accumulate);
+    else
+        linear(e, y, x, w, T, in, out, accumulate);
 }
 
 typedef struct ew_job {
@@ -540,7 +607,8 @@ void tf_decode_step(tf_engine *e, tf_kv *kv, tf_decode_buf *d, size_t n, const s
     for (size_t l = 0; l < (size_t)c->n_layers; l++) {
         const tf_layer *W = &w->layers[l];
         norm(c, d->xn, NULL, NULL, d->x, W->ln1_w, W->ln1_b, n);
-        linear(e, d->qkv, d->xn, W->wqkv, n, D, Q, 0);
+        const tf_w16_layer *W16 = e->decode_bf16 ? &e->w16_layers[l] : NULL;
+        dlinear(e, d->qkv, d->xn, W->wqkv, W16 ? W16->wqkv : NULL, n, D, Q, 0);
         if (W->bqkv) add_bias(d->qkv, Q, W->bqkv, n, Q);
         if (!gpt2) {
             tf_rope_forward(d->qkv, Q, pos, n, H, hd, e->rope_cos, e->rope_sin,
@@ -551,18 +619,22 @@ void tf_decode_step(tf_engine *e, tf_kv *kv, tf_decode_buf *d, size_t n, const s
         for (size_t r = 0; r < n; r++) kv_store(c, kv, l, slot[r], (size_t)pos[r], d->qkv + r * Q, 1);
         dec_att_job aj = {e, kv, d, l, slot, pos};
         tf_pool_run(e->pool, n * H, dec_att_task, &aj);
-        linear(e, d->x, d->ao, W->wo, n, HD, D, 1);
+        dlinear(e, d->x, d->ao, W->wo, W16 ? W16->wo : NULL, n, HD, D, 1);
         if (W->bo) add_bias(d->x, D, W->bo, n, D);
         norm(c, d->xn, NULL, NULL, d->x, W->ln2_w, W->ln2_b, n);
-        linear(e, d->up, d->xn, W->w_up, n, D, gpt2 ? F : 2 * F, 0);
+        dlinear(e, d->up, d->xn, W->w_up, W16 ? W16->w_up : NULL, n, D, gpt2 ? F : 2 * F, 0);
         if (W->b_up) add_bias(d->up, F, W->b_up, n, F);
         if (gpt2)
             tf_gelu_forward(d->act, d->up, n * F);
         else
             tf_swiglu_forward(d->act, d->up, n, F);
-        linear(e, d->x, d->act, W->w_down, n, F, D, 1);
+        dlinear(e, d->x, d->act, W->w_down, W16 ? W16->w_down : NULL, n, F, D, 1);
         if (W->b_down) add_bias(d->x, D, W->b_down, n, D);
     }
     norm(c, d->xn, NULL, NULL, d->x, w->lnf_w, w->lnf_b, n);
-    tf_logits_rows(e, d->logits, d->xn, n);
+    if (e->decode_bf16)
+        tf_gemm_rows_bf16(e->pool, d->logits, (size_t)c->vocab_size, d->xn, D, e->w16_lm, n,
+                          (size_t)c->vocab_size, D, 0);
+    else
+        tf_logits_rows(e, d->logits, d->xn, n);
 }

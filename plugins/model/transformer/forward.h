@@ -91,6 +91,11 @@ typedef struct tf_decode_buf {
     size_t cap;            /* floats */
 } tf_decode_buf;
 
+/* bf16 copies of the matrices the decode step streams (llama family). */
+typedef struct tf_w16_layer {
+    uint16_t *wqkv, *wo, *w_up, *w_down;
+} tf_w16_layer;
+
 typedef struct tf_engine {
     tf_model *m;
     tf_pool *pool;
@@ -99,9 +104,24 @@ typedef struct tf_engine {
     tf_acts acts;
     tf_kv kv;                    /* generation's cache and decode scratch, */
     tf_decode_buf dec;           /* kept between calls and only ever grown */
+    /* Opt-in: the decode step reads bf16 copies of its weight matrices
+     * (half the bytes per token; prefill and scoring stay f32).  The copies
+     * are remade when m->version moves (tf_engine_sync_bf16). */
+    int decode_bf16;
+    uint16_t *w16;               /* one allocation */
+    tf_w16_layer *w16_layers;    /* [L] views */
+    uint16_t *w16_lm;            /* [V,D] */
+    uint64_t w16_version;
+    int w16_ready;
 } tf_engine;
 
 rlaif_status tf_engine_init(tf_engine *e, tf_model *m, int n_threads, char *err, size_t errlen);
+
+/* Turns bf16 decode weights on (llama/qwen2 only: RLAIF_E_UNSUPPORTED for
+ * gpt2) and makes the copies. */
+rlaif_status tf_engine_use_bf16_decode(tf_engine *e, char *err, size_t errlen);
+/* Remakes the bf16 copies when the model's version moved (generate calls it). */
+void tf_engine_sync_bf16(tf_engine *e);
 /* Frees the engine's buffers and pool (not the model). */
 void tf_engine_free(tf_engine *e);
 

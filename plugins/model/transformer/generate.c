@@ -215,6 +215,7 @@ rlaif_status tf_generate(tf_engine *e, size_t n, const int32_t *const *prompts, 
                             p->top_k, (double)p->top_p);
     size_t max_len = max_prompt + p->max_new < P ? max_prompt + p->max_new : P;
 
+    tf_engine_sync_bf16(e);
     tf_kv *kv = &e->kv;
     tf_decode_buf *dp = &e->dec;
     rlaif_status st = tf_kv_reserve(kv, c, n, max_len, err, errlen);

@@ -218,6 +218,127 @@ static void rows_block(float *Y, size_t ldy, const float *X, size_t ldx, const f
 }
 #endif
 
+/* ----- the decode kernel on bf16 weights ---------------------------------- */
+
+void tf_to_bf16(uint16_t *dst, const float *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t b;
+        memcpy(&b, &src[i], 4);
+        if ((b & 0x7fffffffu) > 0x7f800000u)
+            dst[i] = (uint16_t)((b >> 16) | 0x40); /* quiet NaN */
+        else
+            dst[i] = (uint16_t)((b + 0x7fffu + ((b >> 16) & 1)) >> 16);
+    }
+}
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+static inline __m512 bf16_load(const uint16_t *p, __mmask16 m)
+{
+    __m256i h = _mm256_maskz_loadu_epi16(m, p);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+/* rows_micro with bf16 weight rows (NR = 4 or 1, MB <= 4). */
+static inline __attribute__((always_inline)) void rows_micro16(float *Y, size_t ldy,
+                                                               const float *X, size_t ldx,
+                                                               const uint16_t *W, size_t K,
+                                                               const int MB, const int NR,
+                                                               int accumulate)
+{
+    __m512 acc[4][4];
+    for (int r = 0; r < NR; r++)
+        for (int b = 0; b < MB; b++) acc[r][b] = _mm512_setzero_ps();
+    for (size_t k = 0; k < K; k += 16) {
+        __mmask16 m = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1);
+        __m512 w[4];
+        for (int r = 0; r < NR; r++) w[r] = bf16_load(W + (size_t)r * K + k, m);
+        for (int b = 0; b < MB; b++) {
+            __m512 x = _mm512_maskz_loadu_ps(m, X + (size_t)b * ldx + k);
+            for (int r = 0; r < NR; r++) acc[r][b] = _mm512_fmadd_ps(w[r], x, acc[r][b]);
+        }
+    }
+    for (int b = 0; b < MB; b++)
+        for (int r = 0; r < NR; r++) {
+            float sum = _mm512_reduce_add_ps(acc[r][b]);
+            float *y = Y + (size_t)b * ldy + r;
+            *y = accumulate ? *y + sum : sum;
+        }
+}
+
+#define MICRO16_CASE(mb, nr)                                                      \
+    case mb: rows_micro16(Y, ldy, X, ldx, W, K, mb, nr, accumulate); break;
+
+static void rows_block16(float *Y, size_t ldy, const float *X, size_t ldx, const uint16_t *W,
+                         size_t K, int mb, int nr, int accumulate)
+{
+    if (nr == 4) {
+        switch (mb) { MICRO16_CASE(1, 4) MICRO16_CASE(2, 4) MICRO16_CASE(3, 4) MICRO16_CASE(4, 4) }
+    } else {
+        switch (mb) { MICRO16_CASE(1, 1) MICRO16_CASE(2, 1) MICRO16_CASE(3, 1) MICRO16_CASE(4, 1) }
+    }
+}
+#else
+static void rows_block16(float *Y, size_t ldy, const float *X, size_t ldx, const uint16_t *W,
+                         size_t K, int mb, int nr, int accumulate)
+{
+    for (int b = 0; b < mb; b++)
+        for (int r = 0; r < nr; r++) {
+            float s = 0;
+            for (size_t k = 0; k < K; k++) {
+                uint32_t bits = (uint32_t)W[(size_t)r * K + k] << 16;
+                float w;
+                memcpy(&w, &bits, 4);
+                s += w * X[(size_t)b * ldx + k];
+            }
+            float *y = Y + (size_t)b * ldy + r;
+            *y = accumulate ? *y + s : s;
+        }
+}
+#endif
+
+typedef struct rows16_job {
+    float *Y;
+    size_t ldy;
+    const float *X;
+    size_t ldx;
+    const uint16_t *W;
+    size_t M, N, K;
+    int accumulate;
+    size_t chunk;
+} rows16_job;
+
+static void rows16_task(void *ctx, size_t i, int thread)
+{
+    (void)thread;
+    const rows16_job *j = ctx;
+    size_t n0 = i * j->chunk, n1 = n0 + j->chunk < j->N ? n0 + j->chunk : j->N;
+    for (size_t n = n0; n < n1;) {
+        int nr = n + 4 <= n1 ? 4 : 1;
+        for (size_t b = 0; b < j->M; b += 4) {
+            int mb = j->M - b < 4 ? (int)(j->M - b) : 4;
+            rows_block16(j->Y + b * j->ldy + n, j->ldy, j->X + b * j->ldx, j->ldx,
+                         j->W + n * j->K, j->K, mb, nr, j->accumulate);
+        }
+        n += (size_t)nr;
+    }
+}
+
+void tf_gemm_rows_bf16(tf_pool *pool, float *Y, size_t ldy, const float *X, size_t ldx,
+                       const uint16_t *W, size_t M, size_t N, size_t K, int accumulate)
+{
+    if (M == 0 || N == 0) return;
+    rows16_job j = {Y, ldy, X, ldx, W, M, N, K, accumulate, N};
+    size_t nt = (size_t)tf_pool_size(pool);
+    if (nt <= 1 || N * K < 65536) {
+        rows16_task(&j, 0, 0);
+        return;
+    }
+    size_t tasks = nt * 4;
+    j.chunk = ((N + tasks - 1) / tasks + 3) & ~(size_t)3;
+    tf_pool_run(pool, (N + j.chunk - 1) / j.chunk, rows16_task, &j);
+}
+
 typedef struct rows_job {
     float *Y;
     size_t ldy;

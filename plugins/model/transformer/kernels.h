@@ -36,6 +36,14 @@ void tf_matmul(tf_pool *pool, float *C, size_t ldc, const float *A, size_t lda, 
 void tf_gemm_rows(tf_pool *pool, float *Y, size_t ldy, const float *X, size_t ldx,
                   const float *W, size_t M, size_t N, size_t K, int accumulate);
 
+/* The same with bf16 weights (the upper 16 bits of an f32): half the bytes
+ * streamed per token; products and sums stay f32. */
+void tf_gemm_rows_bf16(tf_pool *pool, float *Y, size_t ldy, const float *X, size_t ldx,
+                       const uint16_t *W, size_t M, size_t N, size_t K, int accumulate);
+
+/* f32 -> bf16 with round-to-nearest-even (NaN kept NaN). */
+void tf_to_bf16(uint16_t *dst, const float *src, size_t n);
+
 /* The plain triple loop, kept as the test oracle. */
 void tf_matmul_ref(float *C, size_t ldc, const float *A, size_t lda, int transA, const float *B,
                    size_t ldb, int transB, size_t M, size_t N, size_t K, int accumulate);

@@ -109,6 +109,9 @@ typedef struct tf_model {
     size_t n_tab;
     tf_weights w;       /* views into params */
     tf_weights g;       /* views into grads (all NULL until allocated) */
+    uint64_t version;   /* bumped by whoever changes params (optimizer step, LoRA
+                           merge, load): copies derived from the weights, like the
+                           engine's bf16 decode weights, are refreshed when it moves */
 } tf_model;
 
 /* Checks the config's numbers and builds the layout; allocates params

@@ -8,7 +8,10 @@
  *   tok_pieces.c    a list of strings in one arena (pre-tokenizer splits)
  *   tok_llama2c.c   tokenizer.bin
  *   tok_hf_load.c   tokenizer.json -> the structures below
- *   tok_hf_encode.c added tokens, normalizers, pre-tokenizers, BPE words
+ *   tok_hf_components.c  its normalizer/pre_tokenizer/decoder/post_processor
+ *   tok_hf_normalize.c   normalizers
+ *   tok_hf_pretok.c      pre-tokenizers (regex splits, byte-level, Metaspace)
+ *   tok_hf_encode.c added tokens, BPE words, the encode driver
  *   tok_hf_decode.c decoders
  *   tok_nfc.c       Unicode NFC / NFD (tables in tok_nfc_tables.c)
  *   tokenizer.c     the public functions
@@ -58,6 +61,14 @@ size_t tok_utf8_put(uint32_t cp, char *out);
  * tok_byte_to_cp(b); tok_cp_to_byte(cp) inverts it (-1 when cp is not one). */
 uint32_t tok_byte_to_cp(unsigned char b);
 int tok_cp_to_byte(uint32_t cp);
+
+/* Chars of valid UTF-8 text: the length of the char at s (1 for a stray
+ * byte), its code point, the start of the char before s[i], and Unicode
+ * White_Space (Rust's char::is_whitespace). */
+size_t tok_char_len(const char *s, size_t n);
+uint32_t tok_decode_cp(const char *s, size_t k);
+size_t tok_prev_char(const char *s, size_t i);
+int tok_is_white_space(uint32_t c);
 
 /* A growable byte buffer. */
 typedef struct tok_buf {
@@ -286,9 +297,40 @@ int tok_parse_byte_piece(const char *s, size_t n);
 /* tok_hf_load.c */
 tokenizer *tok_hf_load(const char *path, char *err, size_t errlen);
 
-/* tok_hf_encode.c */
-/* Runs the normalizers over s[0..n), appending the result to out. */
+/* tok_hf_normalize.c: runs the normalizers over s[0..n), appending the
+ * result to out (cur and next are scratch; *head, when given, is updated:
+ * see tok_pieces).  tok_hf_normalize is the same with its own scratch. */
+int tok_hf_normalize_into(const tokenizer *t, pcre2_match_data *md, const char *s, size_t n,
+                          tok_buf *cur, tok_buf *next, tok_buf *out, size_t *head);
 int tok_hf_normalize(const tokenizer *t, const char *s, size_t n, tok_buf *out);
+
+/* tok_hf_pretok.c: regex matches and the pre-tokenizers. */
+typedef struct tok_part {        /* a match of a pattern, or a gap between two */
+    size_t start, end;
+    int is_match;
+} tok_part;
+typedef struct tok_parts {
+    tok_part *p;
+    size_t n, cap;
+} tok_parts;
+/* Cuts s[0..n) into matches of re and the gaps between them (roles swapped
+ * when invert).  Empty matches are skipped.  -1 on a match error or memory. */
+int tok_find_parts(pcre2_match_data *md, const pcre2_code *re, const char *s, size_t n,
+                   int invert, tok_parts *ps);
+/* The head of a sub-piece starting at `start` of a piece with head `head`. */
+size_t tok_sub_head(size_t head, size_t start);
+
+/* Pre-tokenizer scratch: e->a holds the input pieces and, after
+ * tok_hf_pre_tokenize, the output pieces. */
+typedef struct tok_pretok {
+    pcre2_match_data *md;
+    tok_pieces a, b;
+    tok_buf tmp;
+} tok_pretok;
+int tok_hf_pre_tokenize(const tokenizer *t, tok_pretok *e);
+void tok_pretok_free(tok_pretok *w);
+
+/* tok_hf_encode.c */
 rlaif_status tok_hf_encode(const tokenizer *t, const char *text, size_t len, int add_bos,
                            tok_ids *out, char *err, size_t errlen);
 

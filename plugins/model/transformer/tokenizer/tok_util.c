@@ -238,6 +238,45 @@ size_t tok_utf8_put(uint32_t cp, char *out)
     return 4;
 }
 
+/* ===== Chars of valid UTF-8 text ======================================= */
+
+/* Length of the char at s (1 for a stray byte). */
+size_t tok_char_len(const char *s, size_t n)
+{
+    size_t k = tok_utf8_valid_len((const unsigned char *)s, n);
+    return k ? k : 1;
+}
+
+/* Unicode White_Space (Rust's char::is_whitespace), for lstrip/rstrip. */
+int tok_is_white_space(uint32_t c)
+{
+    return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
+           c == 0x205F || c == 0x3000;
+}
+
+/* The code point of the (valid) UTF-8 char at s, k bytes long. */
+uint32_t tok_decode_cp(const char *s, size_t k)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    if (k == 1)
+        return u[0];
+    uint32_t cp = u[0] & (0x7Fu >> k);
+    for (size_t i = 1; i < k; i++)
+        cp = (cp << 6) | (u[i] & 0x3Fu);
+    return cp;
+}
+
+/* Start of the char that ends just before s[i] (the text is valid UTF-8). */
+size_t tok_prev_char(const char *s, size_t i)
+{
+    size_t k = i - 1;
+    while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
+        k--;
+    return k;
+}
+
+
 /* ===== GPT-2 byte table ================================================= */
 
 /* Printable Latin-1 bytes stand for themselves; the 68 others (0x00-0x20,
