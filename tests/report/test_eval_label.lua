@@ -47,6 +47,20 @@ rc, out, err = rlaif_cli(eval_args:gsub("%-%-seed 7", "--seed 8") .. " --out " .
 assert(rc == 0)
 local e3 = rlaif.json.decode(slurp(tmp .. "/e3.json"))
 assert(e3.samples[1].policy ~= e.samples[1].policy, "the seed changes the samples")
+-- -n: samples per prompt, each judged
+rc, out, err = rlaif_cli(eval_args .. " -n 2 --limit 3 --out " .. q(tmp .. "/e4.json"))
+assert(rc == 0, err)
+local e4 = rlaif.json.decode(slurp(tmp .. "/e4.json"))
+assert(e4.pairs == 6 and e4.policy.n == 6 and e4.samples[2].prompt == prompts[1] and e4.samples[3].prompt == prompts[2])
+-- eval.json in a run directory shows in its report
+local run_dir = tmp .. "/run"
+dofile(src .. "/tests/report/synthetic_run.lua")(run_dir, {steps = 10, eval_every = 5})
+assert(os.rename(tmp .. "/e1.json", run_dir .. "/eval.json"))
+rc, out, err = rlaif_cli("report " .. q(run_dir))
+assert(rc == 0 and out:find("report: " .. run_dir .. "/report.html", 1, true), out .. err)
+local page = slurp(run_dir .. "/report.html")
+assert(page:find("Win rate of the policy over the baseline: <b>0.5</b> (4 pairs", 1, true), "eval.json in the report")
+assert(page:find("<th>reward_sentiment</th>", 1, true))
 -- usage errors exit 2 and name the problem
 rc, out, err = rlaif_cli("eval --policy " .. q(model_path))
 assert(rc == 2 and err:find("--baseline is required", 1, true), err)
