@@ -4,7 +4,8 @@
  * with 2 workers, each in its own sandbox.  Every reward is checked before
  * the figure is reported: a fast wrong answer is not a result.
  *
- * Usage: bench_unittest [n_samples] [workers] [mix]   mix: both (default), lua, python
+ * Usage: bench_unittest [n_samples] [workers] [mix] [isolation]
+ *   mix: both (default), lua, python;  isolation (Python): process (default), shared
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,15 +58,18 @@ int main(int argc, char **argv)
     size_t n = argc > 1 ? (size_t)strtoul(argv[1], NULL, 10) : 1000;
     int workers = argc > 2 ? atoi(argv[2]) : 2;
     const char *mix = argc > 3 ? argv[3] : "both";
+    const char *isolation = argc > 4 ? argv[4] : "process";
     if (n == 0 || workers < 1) return 2;
     rlc_init(NULL);
-    char err[512], config[128];
+    char err[512], config[256];
     rlc_plugin *p = rlc_plugin_find(RLAIF_KIND_REWARD, "unittest", err, sizeof err);
     if (!p) {
         fprintf(stderr, "bench_unittest: %s\n", err);
         return 1;
     }
-    snprintf(config, sizeof config, "{\"workers\": %d, \"timeout_ms\": 20000}", workers);
+    snprintf(config, sizeof config,
+             "{\"workers\": %d, \"timeout_ms\": 20000, \"python_isolation\": \"%s\"}", workers,
+             isolation);
     rlc_instance *in = rlc_instance_create(p, config, err, sizeof err);
     if (!in) {
         fprintf(stderr, "bench_unittest: %s\n", err);
@@ -104,9 +108,10 @@ int main(int argc, char **argv)
             bad = 1;
         }
     if (!bad)
-        printf("reward/unittest: %zu samples (%s, 3 tests each), %d workers: "
-               "%.2f s, %.1f rewards/s\n",
-               n, strcmp(mix, "both") == 0 ? "Lua and Python" : mix, workers, dt, (double)n / dt);
+        printf("reward/unittest: %zu samples (%s, 3 tests each; Python isolation %s), %d "
+               "workers: %.2f s, %.1f rewards/s\n",
+               n, strcmp(mix, "both") == 0 ? "Lua and Python" : mix, isolation, workers, dt,
+               (double)n / dt);
     rlc_instance_unref(in);
     rlc_shutdown();
     free(prompts);
