@@ -225,6 +225,35 @@ START_TEST(instruct_mode_agrees_with_llm_top_logprobs)
 }
 END_TEST
 
+/* Greedy critique -> revision chains: labeler/llm's very texts. */
+START_TEST(revise_agrees_with_llm)
+{
+    rlc_instance *m = model_instance();
+    const char *opts = "\"constitution\": \"harmless\", \"max_new_tokens\": 24, "
+                       "\"stop\": [\"\\n\\n\"]";
+    labeler a = local_labeler(m, opts);
+    labeler b = remote_labeler(opts);
+    rlaif_revision ra[2], rb[2];
+    char err[1024] = "";
+    ck_assert_msg(a.vt->revise(a.self, prompts[1], mean[1], 2, 5, ra, err, sizeof err) == RLAIF_OK,
+                  "local: %s", err);
+    ck_assert_msg(b.vt->revise(b.self, prompts[1], mean[1], 2, 5, rb, err, sizeof err) == RLAIF_OK,
+                  "http: %s", err);
+    for (int r = 0; r < 2; r++) {
+        ck_assert_str_eq(ra[r].principle_id, rb[r].principle_id);
+        ck_assert_str_eq(ra[r].critique, rb[r].critique);
+        ck_assert_str_eq(ra[r].revision, rb[r].revision);
+    }
+    ck_assert_msg(strlen(rb[0].critique) + strlen(rb[0].revision) > 0, "nothing generated");
+    if (getenv("SERVE_TEST_VERBOSE"))
+        printf("critique: %s\nrevision: %s\n", rb[0].critique, rb[0].revision);
+    ck_assert(stat_of(&b, "revision_rounds") == 2);
+    rlc_instance_unref(b.in);
+    rlc_instance_unref(a.in);
+    rlc_instance_unref(m);
+}
+END_TEST
+
 /* Few alternatives: the labels fall outside them, and the echo fallback
  * asks again for exactly those contexts; the answers still agree. */
 START_TEST(top_logprobs_with_echo_fallback_agrees_with_llm)
@@ -392,6 +421,7 @@ int main(void)
     tcase_add_test(t, instruct_mode_agrees_with_llm_echo);
     tcase_add_test(t, instruct_mode_agrees_with_llm_top_logprobs);
     tcase_add_test(t, top_logprobs_with_echo_fallback_agrees_with_llm);
+    tcase_add_test(t, revise_agrees_with_llm);
     tcase_add_test(t, chat_endpoint_gives_symmetric_probabilities);
     suite_add_tcase(s, t);
     TCase *e = tcase_create("errors");

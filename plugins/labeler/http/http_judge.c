@@ -23,7 +23,6 @@
 
 #include "chat.h"
 #include "http_labeler.h"
-#include "ltemplate.h"
 #include "prefmath.h"
 #include "sbuf.h"
 
@@ -37,24 +36,20 @@ static uint64_t mix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
-size_t hl_pick_principle(const http_labeler *L, uint64_t req_seed)
+uint64_t hl_request_seed(const http_labeler *L, uint64_t req_seed)
 {
-    /* labeler/llm: llm_request_seed then llm_pick_principle(round 0), so the
-     * same (config seed, request seed) draws the same principle there and here. */
-    uint64_t s = mix64(req_seed ^ mix64(L->seed ^ 0x6C6162656C6C6D00ull /* "labellm" */));
+    return mix64(req_seed ^ mix64(L->seed ^ 0x6C6162656C6C6D00ull /* "labellm" */));
+}
+
+size_t hl_pick_principle(const http_labeler *L, uint64_t stream, uint32_t round)
+{
+    uint64_t s = round ? mix64(stream + 0xA24BAED4963EE407ull * round) : stream;
     return lab_constitution_pick(L->con, s, L->subset, L->n_subset);
 }
 
 /* ===== Contexts: what is asked before a label =========================== */
 
-/* A question in both forms: the full text (completions) and its parts (chat). */
-typedef struct hl_ctx {
-    char *text;     /* chat-wrapped user message ⊕ answer prefix */
-    char *user;     /* the user message alone */
-    char *answer;   /* the answer prefix alone */
-} hl_ctx;
-
-static void ctx_free(hl_ctx *c, size_t n)
+void hl_ctx_free(hl_ctx *c, size_t n)
 {
     for (size_t i = 0; c && i < n; i++) {
         free(c[i].text);
@@ -64,20 +59,16 @@ static void ctx_free(hl_ctx *c, size_t n)
     free(c);
 }
 
-static rlaif_status nomem(char *err, size_t errlen)
+rlaif_status hl_nomem(char *err, size_t errlen)
 {
     return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, HL_WHO ": out of memory");
 }
 
-/* Fills c from a prompt builder: `build` renders with chat template `chat`.
- * The parts come from rendering with the bare "{user}" template and cutting
- * off the answer prefix, which ends the text. */
-typedef rlaif_status (*build_fn)(const lab_prompter *p, const void *arg, sbuf *out, char *err,
-                                 size_t errlen);
-
-static rlaif_status make_ctx(const http_labeler *L, build_fn build, const void *arg,
-                             lab_tmpl answer_t, const lab_var *avars, size_t n_avars, hl_ctx *c,
-                             char *err, size_t errlen)
+/* The parts come from rendering with the bare "{user}" template and
+ * cutting off the answer prefix, which ends the text. */
+rlaif_status hl_make_ctx(const http_labeler *L, hl_build_fn build, const void *arg,
+                         lab_tmpl answer_t, const lab_var *avars, size_t n_avars, hl_ctx *c,
+                         char *err, size_t errlen)
 {
     lab_prompter full = {L->con, L->chat}, bare = {L->con, "{user}"};
     sbuf t, u, a;
@@ -100,13 +91,13 @@ static rlaif_status make_ctx(const http_labeler *L, build_fn build, const void *
             if (u.p) u.p[u.len] = 0;
         }
     }
-    if (!st && (sbuf_failed(&t) || sbuf_failed(&u) || sbuf_failed(&a))) st = nomem(err, errlen);
+    if (!st && (sbuf_failed(&t) || sbuf_failed(&u) || sbuf_failed(&a))) st = hl_nomem(err, errlen);
     if (!st) {
         c->text = sbuf_take(&t);
         c->user = L->endpoint == HL_ENDPOINT_CHAT ? sbuf_take(&u) : NULL;
         c->answer = L->endpoint == HL_ENDPOINT_CHAT ? sbuf_take(&a) : NULL;
         if (!c->text || (L->endpoint == HL_ENDPOINT_CHAT && (!c->user || !c->answer)))
-            st = nomem(err, errlen);
+            st = hl_nomem(err, errlen);
     }
     sbuf_free(&t);
     sbuf_free(&u);
@@ -141,21 +132,28 @@ static rlaif_status build_score(const lab_prompter *p, const void *arg, sbuf *ou
 
 /* ===== Request bodies =================================================== */
 
+/* The chat messages of a question: system text, user message, and the
+ * answer prefix as a final assistant message (a prefill). */
+void hl_add_messages(const http_labeler *L, cJSON *o, const hl_ctx *c)
+{
+    cJSON *msgs = cJSON_AddArrayToObject(o, "messages");
+    const char *roles[3] = {"system", "user", "assistant"};
+    const char *texts[3] = {L->con->system, c->user, c->answer};
+    for (int i = 0; i < 3; i++) {
+        if (!texts[i] || (i != 1 && !texts[i][0])) continue;
+        cJSON *m = cJSON_CreateObject();
+        cJSON_AddStringToObject(m, "role", roles[i]);
+        cJSON_AddStringToObject(m, "content", texts[i]);
+        cJSON_AddItemToArray(msgs, m);
+    }
+}
+
 static char *body_top(const http_labeler *L, const hl_ctx *c)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "model", L->model);
     if (L->endpoint == HL_ENDPOINT_CHAT) {
-        cJSON *msgs = cJSON_AddArrayToObject(o, "messages");
-        const char *roles[3] = {"system", "user", "assistant"};
-        const char *texts[3] = {L->con->system, c->user, c->answer};
-        for (int i = 0; i < 3; i++) {
-            if (!texts[i] || (i != 1 && !texts[i][0])) continue;
-            cJSON *m = cJSON_CreateObject();
-            cJSON_AddStringToObject(m, "role", roles[i]);
-            cJSON_AddStringToObject(m, "content", texts[i]);
-            cJSON_AddItemToArray(msgs, m);
-        }
+        hl_add_messages(L, o, c);
         cJSON_AddTrueToObject(o, "logprobs");
         cJSON_AddNumberToObject(o, "top_logprobs", L->top_logprobs);
     } else {
@@ -207,11 +205,11 @@ static rlaif_status echo_rows(http_labeler *L, const hl_ctx *ctx, const size_t *
 {
     size_t nj = m * n_labels;
     hl_job *jobs = calloc(nj ? nj : 1, sizeof *jobs);
-    if (!jobs) return nomem(err, errlen);
+    if (!jobs) return hl_nomem(err, errlen);
     rlaif_status st = RLAIF_OK;
     for (size_t j = 0; j < nj && !st; j++)
         if (!(jobs[j].body = body_echo(L, ctx[which[j / n_labels]].text, labels[j % n_labels])))
-            st = nomem(err, errlen);
+            st = hl_nomem(err, errlen);
     if (!st) st = hl_run(L, jobs, nj, err, errlen);
     for (size_t j = 0; j < nj && !st; j++)
         st = hl_reply_echo(L, jobs[j].reply, &ll[which[j / n_labels] * n_labels + j % n_labels],
@@ -230,16 +228,16 @@ static rlaif_status label_loglik(http_labeler *L, size_t n_ctx, const hl_ctx *ct
                                  char *err, size_t errlen)
 {
     size_t *which = malloc((n_ctx ? n_ctx : 1) * sizeof *which);
-    if (!which) return nomem(err, errlen);
+    if (!which) return hl_nomem(err, errlen);
     rlaif_status st = RLAIF_OK;
     size_t m = 0;
     if (L->method == HL_METHOD_ECHO) {
         for (size_t i = 0; i < n_ctx; i++) which[m++] = i;
     } else {
         hl_job *jobs = calloc(n_ctx ? n_ctx : 1, sizeof *jobs);
-        if (!jobs) st = nomem(err, errlen);
+        if (!jobs) st = hl_nomem(err, errlen);
         for (size_t j = 0; j < n_ctx && !st; j++)
-            if (!(jobs[j].body = body_top(L, &ctx[j]))) st = nomem(err, errlen);
+            if (!(jobs[j].body = body_top(L, &ctx[j]))) st = hl_nomem(err, errlen);
         if (!st) st = hl_run(L, jobs, n_ctx, err, errlen);
         for (size_t j = 0; j < n_ctx && !st; j++) {
             size_t miss = 0;
@@ -260,10 +258,10 @@ static rlaif_status text_loglik(http_labeler *L, size_t n, char *const *texts, d
                                 char *err, size_t errlen)
 {
     hl_job *jobs = calloc(n ? n : 1, sizeof *jobs);
-    if (!jobs) return nomem(err, errlen);
+    if (!jobs) return hl_nomem(err, errlen);
     rlaif_status st = RLAIF_OK;
     for (size_t j = 0; j < n && !st; j++)
-        if (!(jobs[j].body = body_echo(L, texts[j], NULL))) st = nomem(err, errlen);
+        if (!(jobs[j].body = body_echo(L, texts[j], NULL))) st = hl_nomem(err, errlen);
     if (!st) st = hl_run(L, jobs, n, err, errlen);
     for (size_t j = 0; j < n && !st; j++) st = hl_reply_echo(L, jobs[j].reply, &out[j], err, errlen);
     jobs_free(jobs, n);
@@ -284,7 +282,7 @@ static rlaif_status probe_margins(http_labeler *L, size_t n, const char *const *
     }
     char **texts = calloc(total ? total : 1, sizeof *texts);
     double *ll = malloc((total ? total : 1) * sizeof *ll);
-    rlaif_status st = texts && ll ? RLAIF_OK : nomem(err, errlen);
+    rlaif_status st = texts && ll ? RLAIF_OK : hl_nomem(err, errlen);
     size_t q = 0;
     for (size_t i = 0; i < n && !st; i++) {
         const lab_probe *pr = lab_constitution_probe(L->con, principle[i]);
@@ -295,7 +293,7 @@ static rlaif_status probe_margins(http_labeler *L, size_t n, const char *const *
             sbuf_init(&b);
             st = lab_prompt_probe(&pp, pr, prompts[i], responses[i], variant, &b, err, errlen);
             texts[q] = sbuf_take(&b);
-            if (!st && !texts[q]) st = nomem(err, errlen);
+            if (!st && !texts[q]) st = hl_nomem(err, errlen);
             q++;
         }
     }
@@ -344,13 +342,13 @@ static rlaif_status compare_instruct(http_labeler *L, size_t m, const pair *pl, 
 {
     hl_ctx *ctx = calloc(2 * m + 1, sizeof *ctx);
     double *ll = malloc((4 * m + 1) * sizeof *ll);
-    rlaif_status st = ctx && ll ? RLAIF_OK : nomem(err, errlen);
+    rlaif_status st = ctx && ll ? RLAIF_OK : hl_nomem(err, errlen);
     const lab_var avars[] = {{"choice_a", L->con->choices[0]}, {"choice_b", L->con->choices[1]}};
     for (size_t k = 0; k < m && !st; k++) {
         const pair *p = &pl[k];
         for (int order = 0; order < 2 && !st; order++) {
             compare_arg a = {p->principle, p->prompt, order ? p->y : p->x, order ? p->x : p->y};
-            st = make_ctx(L, build_compare, &a, LAB_T_COMPARE_ANSWER, avars, 2,
+            st = hl_make_ctx(L, build_compare, &a, LAB_T_COMPARE_ANSWER, avars, 2,
                           &ctx[2 * k + (size_t)order], err, errlen);
         }
     }
@@ -362,7 +360,7 @@ static rlaif_status compare_instruct(http_labeler *L, size_t m, const pair *pl, 
         double px_second = lab_softmax2(l2[1], l2[0]); /* x shown as the second choice */
         answer(L, pl[k].principle, pl[k].a_is_x, px_first, px_second, 1, &results[idx[k]]);
     }
-    ctx_free(ctx, 2 * m + 1);
+    hl_ctx_free(ctx, 2 * m + 1);
     free(ll);
     return st;
 }
@@ -374,7 +372,7 @@ static rlaif_status compare_probe(http_labeler *L, size_t m, const pair *pl, con
     const char **cands = malloc((2 * m + 1) * sizeof *cands);
     size_t *principle = malloc((2 * m + 1) * sizeof *principle);
     double *margin = malloc((2 * m + 1) * sizeof *margin);
-    rlaif_status st = prompts && cands && principle && margin ? RLAIF_OK : nomem(err, errlen);
+    rlaif_status st = prompts && cands && principle && margin ? RLAIF_OK : hl_nomem(err, errlen);
     for (size_t k = 0; k < m && !st; k++)
         for (int c = 0; c < 2; c++) {
             prompts[2 * k + (size_t)c] = pl[k].prompt;
@@ -404,7 +402,7 @@ rlaif_status hl_compare(void *self, size_t n, const rlaif_compare_req *reqs,
     if (!pl || !idx) {
         free(pl);
         free(idx);
-        return nomem(err, errlen);
+        return hl_nomem(err, errlen);
     }
     size_t m = 0;
     rlaif_status st = RLAIF_OK;
@@ -414,7 +412,7 @@ rlaif_status hl_compare(void *self, size_t n, const rlaif_compare_req *reqs,
             st = rlaif_errorf(err, errlen, RLAIF_E_INVALID, HL_WHO ": compare %zu: a or b is NULL", i);
             break;
         }
-        pair p = {.principle = hl_pick_principle(L, r->seed),
+        pair p = {.principle = hl_pick_principle(L, hl_request_seed(L, r->seed), 0),
                   .prompt = r->prompt ? r->prompt : "",
                   .a_is_x = lab_canonical_first(r->a, r->b)};
         p.x = p.a_is_x ? r->a : r->b;
@@ -447,13 +445,13 @@ static rlaif_status score_instruct(http_labeler *L, size_t n, const rlaif_score_
     hl_ctx *ctx = calloc(n, sizeof *ctx);
     char **labels = calloc(nl, sizeof *labels);
     double *ll = malloc(n * nl * sizeof *ll);
-    rlaif_status st = ctx && labels && ll ? RLAIF_OK : nomem(err, errlen);
+    rlaif_status st = ctx && labels && ll ? RLAIF_OK : hl_nomem(err, errlen);
     for (size_t k = 0; k < nl && !st; k++) {
         sbuf b;
         sbuf_init(&b);
         st = lab_prompt_score_label(&pp, lo + (int)k, &b, err, errlen);
         labels[k] = sbuf_take(&b);
-        if (!st && !labels[k]) st = nomem(err, errlen);
+        if (!st && !labels[k]) st = hl_nomem(err, errlen);
     }
     char smin[16], smax[16];
     snprintf(smin, sizeof smin, "%d", lo);
@@ -461,12 +459,12 @@ static rlaif_status score_instruct(http_labeler *L, size_t n, const rlaif_score_
     const lab_var avars[] = {{"min", smin}, {"max", smax}};
     for (size_t i = 0; i < n && !st; i++) {
         score_arg a = {principle[i], reqs[i].prompt ? reqs[i].prompt : "", reqs[i].response};
-        st = make_ctx(L, build_score, &a, LAB_T_SCORE_ANSWER, avars, 2, &ctx[i], err, errlen);
+        st = hl_make_ctx(L, build_score, &a, LAB_T_SCORE_ANSWER, avars, 2, &ctx[i], err, errlen);
     }
     if (!st) st = label_loglik(L, n, ctx, nl, (const char *const *)labels, ll, err, errlen);
     for (size_t i = 0; i < n && !st; i++)
         results[i].score = lab_expected_score(ll + i * nl, lo, hi, NULL);
-    ctx_free(ctx, n);
+    hl_ctx_free(ctx, n);
     for (size_t k = 0; labels && k < nl; k++) free(labels[k]);
     free(labels);
     free(ll);
@@ -480,7 +478,7 @@ static rlaif_status score_probe(http_labeler *L, size_t n, const rlaif_score_req
     const char **prompts = malloc(n * sizeof *prompts);
     const char **resp = malloc(n * sizeof *resp);
     double *margin = malloc(n * sizeof *margin);
-    rlaif_status st = prompts && resp && margin ? RLAIF_OK : nomem(err, errlen);
+    rlaif_status st = prompts && resp && margin ? RLAIF_OK : hl_nomem(err, errlen);
     for (size_t i = 0; i < n && !st; i++) {
         prompts[i] = reqs[i].prompt ? reqs[i].prompt : "";
         resp[i] = reqs[i].response;
@@ -502,13 +500,13 @@ rlaif_status hl_score(void *self, size_t n, const rlaif_score_req *reqs,
     http_labeler *L = self;
     if (n == 0) return RLAIF_OK;
     size_t *principle = malloc(n * sizeof *principle);
-    if (!principle) return nomem(err, errlen);
+    if (!principle) return hl_nomem(err, errlen);
     for (size_t i = 0; i < n; i++) {
         if (!reqs[i].response) {
             free(principle);
             return rlaif_errorf(err, errlen, RLAIF_E_INVALID, HL_WHO ": score %zu: response is NULL", i);
         }
-        principle[i] = hl_pick_principle(L, reqs[i].seed);
+        principle[i] = hl_pick_principle(L, hl_request_seed(L, reqs[i].seed), 0);
         results[i].principle_id = L->con->principles[principle[i]].id;
         results[i].score = 0;
     }

@@ -34,10 +34,14 @@
  *                 method does when a label is not among the alternatives:
  *                 bound it by the smallest shown, or ask again with echo
  *                 (exact; completions endpoint only)
+ *   max_new_tokens integer 1..8192                  default 128 (critiques, revisions)
+ *   temperature   number 0..2                       default 0 (greedy critiques/revisions)
+ *   stop          array of at most 15 strings       default none: generation stops
  *
  * Statistics: comparisons, position_bias, first_shown_wins, scores,
- * requests, retries, labels_missing (labels not among the top alternatives:
- * their log-probability was bounded by the smallest one shown).
+ * revision_rounds, requests, retries, labels_missing (labels not among the
+ * top alternatives: their log-probability was bounded by the smallest one
+ * shown).
  */
 #include <math.h>
 #include <stdio.h>
@@ -59,9 +63,13 @@ static void hl_destroy(void *self)
     free(L->url);
     free(L->model);
     free(L->auth);
+    hl_results_reset(L);
+    free(L->owned);
     lab_constitution_free(L->con);
     free(L->chat);
     free(L->subset);
+    for (size_t i = 0; i < L->n_stop; i++) free(L->stop[i]);
+    free(L->stop);
     free(L);
 }
 
@@ -180,7 +188,7 @@ static rlaif_status read_config(http_labeler *L, const char *config, char *err, 
     static const char *const keys[] = {
         "base_url", "model",  "api_key", "api_key_env", "endpoint",   "method",
         "constitution", "mode", "chat_template", "clamp", "seed", "principles",
-        "timeout_ms", "retries", "backoff_ms", "concurrency", "top_logprobs", "fallback", NULL};
+        "timeout_ms", "retries", "backoff_ms", "concurrency", "top_logprobs", "fallback", "max_new_tokens", "temperature", "stop", NULL};
     static const char *const endpoints[] = {"completions", "chat", NULL};
     static const char *const methods[] = {"top_logprobs", "echo", NULL};
     static const char *const modes[] = {"instruct", "probe", "", NULL};
@@ -206,8 +214,19 @@ static rlaif_status read_config(http_labeler *L, const char *config, char *err, 
     L->concurrency = (int)pconfig_int(&c, "concurrency", 4, 1, 256);
     L->top_logprobs = (int)pconfig_int(&c, "top_logprobs", 20, 1, 1000);
     L->fallback_echo = pconfig_enum(&c, "fallback", "floor", fallbacks) == 1;
-    const char **ids = NULL;
+    L->max_new_tokens = (uint32_t)pconfig_int(&c, "max_new_tokens", 128, 1, 8192);
+    L->temperature = (float)pconfig_number(&c, "temperature", 0, 0, 2);
+    const char **ids = NULL, **stops = NULL;
     size_t n_ids = pconfig_strings(&c, "principles", &ids);
+    size_t n_stops = pconfig_strings(&c, "stop", &stops);
+    if (!c.failed && n_stops > 15) pconfig_fail(&c, "config key 'stop': at most 15 strings");
+    if (!c.failed && n_stops) {
+        L->stop = calloc(n_stops, sizeof *L->stop);
+        for (size_t i = 0; L->stop && i < n_stops; i++)
+            if ((L->stop[i] = strdup(stops[i]))) L->n_stop = i + 1;
+        if (L->n_stop != n_stops) pconfig_fail(&c, "out of memory");
+    }
+    free(stops);
     char msg[400];
     if (!c.failed && chat && lab_chat_check(chat, msg, sizeof msg))
         pconfig_fail(&c, "config key 'chat_template': %s", msg);
@@ -286,9 +305,10 @@ static rlaif_status hl_stats(void *self, const rlaif_stat **stats, size_t *n)
     L->stats[1] = (rlaif_stat){"position_bias", two > 0 ? (double)L->n_disagree / two : 0.0};
     L->stats[2] = (rlaif_stat){"first_shown_wins", two > 0 ? (double)L->n_first_wins / (2 * two) : 0.0};
     L->stats[3] = (rlaif_stat){"scores", (double)L->n_score};
-    L->stats[4] = (rlaif_stat){"requests", (double)L->n_requests};
-    L->stats[5] = (rlaif_stat){"retries", (double)L->n_retries};
-    L->stats[6] = (rlaif_stat){"labels_missing", (double)L->n_missing};
+    L->stats[4] = (rlaif_stat){"revision_rounds", (double)L->n_rounds};
+    L->stats[5] = (rlaif_stat){"requests", (double)L->n_requests};
+    L->stats[6] = (rlaif_stat){"retries", (double)L->n_retries};
+    L->stats[7] = (rlaif_stat){"labels_missing", (double)L->n_missing};
     *stats = L->stats;
     *n = HL_N_STATS;
     return RLAIF_OK;
@@ -302,7 +322,7 @@ static const rlaif_labeler_vtable hl_vtable = {
              .destroy = hl_destroy},
     .compare = hl_compare,
     .score = hl_score,
-    .revise = NULL,
+    .revise = hl_revise,
     .stats = hl_stats,
 };
 
@@ -313,7 +333,7 @@ static const rlaif_plugin_info hl_info = {
     .name = "http",
     .version = "1.0.0",
     .description = "constitution-driven AI labeler over an OpenAI-compatible server (libcurl)",
-    .caps = RLAIF_CAP_LABELER_COMPARE | RLAIF_CAP_LABELER_SCORE,
+    .caps = RLAIF_CAP_LABELER_COMPARE | RLAIF_CAP_LABELER_SCORE | RLAIF_CAP_LABELER_REVISE,
     .vtable = &hl_vtable,
 };
 

@@ -176,3 +176,28 @@ rlaif_status hl_reply_echo(const http_labeler *L, const char *reply, double *ll,
     cJSON_Delete(root);
     return st;
 }
+
+rlaif_status hl_reply_text(const http_labeler *L, const char *reply, char **text, char *err,
+                           size_t errlen)
+{
+    cJSON *root = parse(L, reply, err, errlen);
+    if (!root) return RLAIF_E_FORMAT;
+    walk w = {.at = root, .path = "$"};
+    rlaif_status st = RLAIF_OK;
+    *text = NULL;
+    if (!step_key(&w, "choices", 1)) st = missing(L, &w, "an array", err, errlen);
+    else if (!step_index(&w, 0, 0)) st = missing(L, &w, "an object", err, errlen);
+    else if (L->endpoint == HL_ENDPOINT_CHAT && !step_key(&w, "message", 0))
+        st = missing(L, &w, "an object", err, errlen);
+    if (!st) {
+        const char *key = L->endpoint == HL_ENDPOINT_CHAT ? "content" : "text";
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(w.at, key);
+        size_t n = strlen(w.path);
+        snprintf(w.path + n, sizeof w.path - n, ".%s", key);
+        if (!cJSON_IsString(v)) st = missing(L, &w, "a string", err, errlen);
+        else if (!(*text = strdup(v->valuestring)))
+            st = rlaif_errorf(err, errlen, RLAIF_E_NOMEM, HL_WHO ": out of memory");
+    }
+    cJSON_Delete(root);
+    return st;
+}
