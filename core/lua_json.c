@@ -19,7 +19,23 @@
 
 #define MAX_DEPTH 64
 
-static cJSON *to_json(lua_State *L, int idx, int depth, const char *path);
+/* The tree under construction is owned by a userdata on the Lua stack, so a
+ * Lua error in the middle of a conversion frees it (__gc) instead of leaking.
+ * Children are attached to their parent before they are filled for the
+ * same reason. */
+typedef struct json_holder {
+    cJSON *root;
+} json_holder;
+
+static int holder_gc(lua_State *L)
+{
+    json_holder *h = lua_touserdata(L, 1);
+    cJSON_Delete(h->root);
+    h->root = NULL;
+    return 0;
+}
+
+static void fill(lua_State *L, int idx, cJSON *out, int depth, const char *path);
 
 /* Is the table at idx a sequence 1..n with no other keys?  *n gets n. */
 static int is_array(lua_State *L, int idx, size_t *n)
@@ -45,48 +61,9 @@ static int is_array(lua_State *L, int idx, size_t *n)
     return (lua_Integer)count == max;
 }
 
-static cJSON *table_to_json(lua_State *L, int idx, int depth, const char *path)
+/* A new, empty node of the right type for the value at idx. */
+static cJSON *node_for(lua_State *L, int idx, const char *path)
 {
-    size_t n = 0;
-    int marked_array = 0;
-    if (lua_getmetatable(L, idx)) {
-        luaL_getmetatable(L, RLAIF_JSON_ARRAY_MT);
-        marked_array = lua_rawequal(L, -1, -2);
-        lua_pop(L, 2);
-    }
-    if (is_array(L, idx, &n) && (n > 0 || marked_array)) {
-        cJSON *arr = cJSON_CreateArray();
-        for (size_t i = 1; i <= n; i++) {
-            char sub[256];
-            snprintf(sub, sizeof sub, "%s[%zu]", path, i);
-            lua_rawgeti(L, idx, (lua_Integer)i);
-            cJSON *v = to_json(L, lua_gettop(L), depth + 1, sub);
-            lua_pop(L, 1);
-            cJSON_AddItemToArray(arr, v);
-        }
-        return arr;
-    }
-    cJSON *obj = cJSON_CreateObject();
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        if (lua_type(L, -2) != LUA_TSTRING) {
-            cJSON_Delete(obj);
-            luaL_error(L, "%s: a table mixing list items and named keys cannot become JSON "
-                          "(key of type %s)", path, luaL_typename(L, -2));
-        }
-        const char *key = lua_tostring(L, -2);
-        char sub[256];
-        snprintf(sub, sizeof sub, "%s.%s", path, key);
-        cJSON *v = to_json(L, lua_gettop(L), depth + 1, sub);
-        cJSON_AddItemToObject(obj, key, v);
-        lua_pop(L, 1);
-    }
-    return obj;
-}
-
-static cJSON *to_json(lua_State *L, int idx, int depth, const char *path)
-{
-    if (depth > MAX_DEPTH) luaL_error(L, "%s: nested too deeply (or a cycle)", path);
     switch (lua_type(L, idx)) {
     case LUA_TNIL: return cJSON_CreateNull();
     case LUA_TBOOLEAN: return cJSON_CreateBool(lua_toboolean(L, idx));
@@ -96,7 +73,17 @@ static cJSON *to_json(lua_State *L, int idx, int depth, const char *path)
         return cJSON_CreateNumber(x);
     }
     case LUA_TSTRING: return cJSON_CreateString(lua_tostring(L, idx));
-    case LUA_TTABLE: return table_to_json(L, idx, depth, path);
+    case LUA_TTABLE: {
+        size_t n = 0;
+        int marked_array = 0;
+        if (lua_getmetatable(L, idx)) {
+            luaL_getmetatable(L, RLAIF_JSON_ARRAY_MT);
+            marked_array = lua_rawequal(L, -1, -2);
+            lua_pop(L, 2);
+        }
+        return is_array(L, idx, &n) && (n > 0 || marked_array) ? cJSON_CreateArray()
+                                                               : cJSON_CreateObject();
+    }
     case LUA_TUSERDATA: {
         rlc_instance *in = rlaif_lua_toinstance(L, idx);
         if (in) {
@@ -111,12 +98,65 @@ static cJSON *to_json(lua_State *L, int idx, int depth, const char *path)
     }
 }
 
+/* Attaches a node for the value at idx to `parent` (under `key`, or appended
+ * when key is NULL), then fills it. */
+static void add_child(lua_State *L, int idx, cJSON *parent, const char *key, int depth,
+                      const char *path)
+{
+    cJSON *child = node_for(L, idx, path);
+    if (!child) luaL_error(L, "%s: out of memory", path);
+    if (key) cJSON_AddItemToObject(parent, key, child);
+    else cJSON_AddItemToArray(parent, child);
+    fill(L, idx, child, depth + 1, path);
+}
+
+/* Fills a table's node with its items. */
+static void fill(lua_State *L, int idx, cJSON *out, int depth, const char *path)
+{
+    if (depth > MAX_DEPTH) luaL_error(L, "%s: nested too deeply (or a cycle)", path);
+    if (lua_type(L, idx) != LUA_TTABLE) return;
+    luaL_checkstack(L, 4, "JSON nesting");
+    if (cJSON_IsArray(out)) {
+        size_t n = (size_t)lua_rawlen(L, idx);
+        for (size_t i = 1; i <= n; i++) {
+            char sub[256];
+            snprintf(sub, sizeof sub, "%s[%zu]", path, i);
+            lua_rawgeti(L, idx, (lua_Integer)i);
+            add_child(L, lua_gettop(L), out, NULL, depth, sub);
+            lua_pop(L, 1);
+        }
+        return;
+    }
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            luaL_error(L, "%s: a table mixing list items and named keys cannot become JSON "
+                          "(key of type %s)", path, luaL_typename(L, -2));
+        const char *key = lua_tostring(L, -2);
+        char sub[256];
+        snprintf(sub, sizeof sub, "%s.%s", path, key);
+        add_child(L, lua_gettop(L), out, key, depth, sub);
+        lua_pop(L, 1);
+    }
+}
+
 char *rlaif_lua_tojson(lua_State *L, int idx, const char *what)
 {
     idx = lua_absindex(L, idx);
-    cJSON *j = to_json(L, idx, 0, what);
-    char *text = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
+    json_holder *h = lua_newuserdatauv(L, sizeof *h, 0);
+    h->root = NULL;
+    if (luaL_newmetatable(L, "rlaif.json_holder")) {
+        lua_pushcfunction(L, holder_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    h->root = node_for(L, idx, what);
+    if (!h->root) luaL_error(L, "%s: out of memory", what);
+    fill(L, idx, h->root, 0, what);
+    char *text = cJSON_PrintUnformatted(h->root);
+    cJSON_Delete(h->root);
+    h->root = NULL;
+    lua_pop(L, 1);
     if (!text) luaL_error(L, "%s: out of memory writing JSON", what);
     return text;
 }

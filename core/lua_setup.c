@@ -4,6 +4,7 @@
  * core/lua/), and the global `rlaif`.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -50,10 +51,19 @@ int rlaif_lua_setup(lua_State *L)
     return 0;
 }
 
+/* Commands are the user's tools, not their scripts: their errors print the
+ * message alone (a usage error or a clear failure); RLAIF_TRACEBACK=1 adds
+ * the Lua traceback for debugging the command itself. */
 static int traceback(lua_State *L)
 {
     const char *msg = lua_tostring(L, 1);
-    luaL_traceback(L, L, msg ? msg : "(error object is not a string)", 1);
+    if (!msg) msg = "(error object is not a string)";
+    const char *want = getenv("RLAIF_TRACEBACK");
+    if (strncmp(msg, "rlaif_usage:", 12) == 0 || !want || strcmp(want, "1") != 0) {
+        lua_pushstring(L, msg);
+        return 1;
+    }
+    luaL_traceback(L, L, msg, 1);
     return 1;
 }
 

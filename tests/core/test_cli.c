@@ -181,6 +181,17 @@ START_TEST(test_json_roundtrip)
 }
 END_TEST
 
+/* A config value JSON cannot hold is an error naming its path (and, in the
+ * sanitizer build, leaks nothing: the half-built tree is freed). */
+START_TEST(test_config_value_not_json)
+{
+    const char *s = script("rlaif.reward{plugin = 'length', nested = {ok = 1, bad = {function() end}}}\n");
+    ck_assert_int_eq(run("%s run %s", RLAIF_EXE, s), 1);
+    ck_assert_msg(strstr(out, "reward config.nested.bad[1]: a function cannot be written as JSON"), "%s", out);
+    unlink(s);
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -196,6 +207,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, test_plugin_by_path_scores);
     tcase_add_test(tc, test_lua_reward_error_names_sample);
     tcase_add_test(tc, test_json_roundtrip);
+    tcase_add_test(tc, test_config_value_not_json);
     suite_add_tcase(s, tc);
     return s;
 }
