@@ -346,6 +346,46 @@ static const char *stage_name(int stage)
 
 enum { ATTEMPT_OK, ATTEMPT_RETRY_DEGRADED, ATTEMPT_ERROR };
 
+/* Full mode: what PID 1 reported (setup, the command's wait status, or a
+ * failed stage).  Sets *st to the command's wait status. */
+static int read_records(const watch *w, sbx_result *r, int *st, char *err, size_t errlen)
+{
+    int exited_ok = 0;
+    for (size_t i = 0; i < w->n_recs; i++) {
+        const int32_t *rec = w->recs[i];
+        if (rec[0] == SBX_REC_FAIL) {
+            /* Stages up to the tmpfs are the kernel's policy: degrade.  Later
+             * ones (rlimits, fork) are errors of this run. */
+            if (rec[1] <= SBX_STAGE_TMPFS) {
+                snprintf(r->note, sizeof r->note, "namespace setup failed at %s: %s",
+                         stage_name(rec[1]), strerror(rec[2]));
+                return ATTEMPT_RETRY_DEGRADED;
+            }
+            rlaif_errorf(err, errlen, RLAIF_E_EXTERNAL, "sandbox: %s failed: %s",
+                         stage_name(rec[1]), strerror(rec[2]));
+            return ATTEMPT_ERROR;
+        }
+        if (rec[0] == SBX_REC_SETUP) {
+            const char *miss_ro = rec[1] & SBX_FS_RO_ROOT ? "" : " no read-only root;";
+            const char *miss_proc = rec[1] & SBX_FS_PROC ? "" : " host /proc;";
+            if (*miss_ro || *miss_proc)
+                snprintf(r->note, sizeof r->note, "partial:%s%s", miss_ro, miss_proc);
+        }
+        if (rec[0] == SBX_REC_EXIT) *st = rec[1], exited_ok = 1;
+    }
+    if (exited_ok) return ATTEMPT_OK;
+    if (w->timed_out) {
+        *st = SIGKILL;   /* reads as "killed" */
+        return ATTEMPT_OK;
+    }
+    /* PID 1 died without a word and not by our hand (the OOM killer, the
+     * host thread gone): nothing trustworthy to report. */
+    rlaif_errorf(err, errlen, RLAIF_E_EXTERNAL,
+                 "sandbox: the namespace's init exited without a status (wait status %d)",
+                 w->wait_status);
+    return ATTEMPT_ERROR;
+}
+
 static int attempt(const sbx_spec *spec, const sbx_limits *lim, sbx_plan *plan, int full,
                    sbx_result *r, char *err, size_t errlen)
 {
@@ -417,36 +457,8 @@ static int attempt(const sbx_spec *spec, const sbx_limits *lim, sbx_plan *plan, 
 
     int st = w.wait_status;
     if (full) {
-        int exited_ok = 0;
-        for (size_t i = 0; i < w.n_recs; i++) {
-            const int32_t *rec = w.recs[i];
-            if (rec[0] == SBX_REC_FAIL) {
-                int ns_stage = rec[1] <= SBX_STAGE_TMPFS;
-                if (ns_stage) {
-                    snprintf(r->note, sizeof r->note, "namespace setup failed at %s: %s",
-                             stage_name(rec[1]), strerror(rec[2]));
-                    return ATTEMPT_RETRY_DEGRADED;
-                }
-                rlaif_errorf(err, errlen, RLAIF_E_EXTERNAL, "sandbox: %s failed: %s",
-                             stage_name(rec[1]), strerror(rec[2]));
-                return ATTEMPT_ERROR;
-            }
-            if (rec[0] == SBX_REC_SETUP) {
-                const char *miss_ro = rec[1] & SBX_FS_RO_ROOT ? "" : " no read-only root;";
-                const char *miss_proc = rec[1] & SBX_FS_PROC ? "" : " host /proc;";
-                if (*miss_ro || *miss_proc)
-                    snprintf(r->note, sizeof r->note, "partial:%s%s", miss_ro, miss_proc);
-            }
-            if (rec[0] == SBX_REC_EXIT) st = rec[1], exited_ok = 1;
-        }
-        if (!exited_ok && !w.timed_out) {
-            /* PID 1 died without a word: only our kill does that. */
-            rlaif_errorf(err, errlen, RLAIF_E_EXTERNAL,
-                         "sandbox: the namespace's init exited without a status (%d)",
-                         w.wait_status);
-            return ATTEMPT_ERROR;
-        }
-        if (!exited_ok) st = SIGKILL;   /* reads as "killed" below */
+        int outcome = read_records(&w, r, &st, err, errlen);
+        if (outcome != ATTEMPT_OK) return outcome;
     }
     r->timed_out = w.timed_out;
     r->exited = WIFEXITED(st) && !w.timed_out;

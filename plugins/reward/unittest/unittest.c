@@ -97,7 +97,7 @@ static rlaif_status unittest_create(const rlaif_host *host, const char *config, 
 
 static void details_clear(unittest_reward *self)
 {
-    for (size_t i = 0; i < self->n_details; i++) free(self->details[i]);
+    for (size_t i = 0; i < self->n_details; i++) cJSON_free(self->details[i]);
     free(self->details);
     self->details = NULL;
     self->n_details = 0;
