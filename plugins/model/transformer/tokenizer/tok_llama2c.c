@@ -136,7 +136,9 @@ static int llama2c_pair(const void *ctx, int32_t a, int32_t b, double *prio, int
     if ((size_t)t->len[a] + t->len[b] > t->max_token_len)
         return 0;
     int32_t id = tok_strmap_get2(&t->vocab, t->str[a], t->len[a], t->str[b], t->len[b]);
-    if (id < 0)
+    /* run.c starts its search at a best score of -1e10 and compares with
+     * '>': pieces scored at or below that (or NaN) never merge. */
+    if (id < 0 || !(t->score[id] > -1e10f))
         return 0;
     *prio = -(double)t->score[id];
     *merged = id;

@@ -61,25 +61,39 @@ char *tok_read_file(const char *path, size_t *len, char *err, size_t errlen)
     return b.p;
 }
 
+/* Writes to "dst.tmp" and renames it over dst, so a checkpoint never holds
+ * half a tokenizer file. */
 rlaif_status tok_copy_file(const char *src, const char *dst, char *err, size_t errlen)
 {
     size_t n;
     char *data = tok_read_file(src, &n, err, errlen);
     if (!data)
         return RLAIF_E_IO;
-    FILE *f = fopen(dst, "wb");
-    if (!f) {
-        tok_errf(err, errlen, "%s: cannot create: %s", dst, strerror(errno));
+    size_t tn = strlen(dst) + 5;
+    char *tmp = malloc(tn);
+    if (!tmp) {
         free(data);
+        tok_errf(err, errlen, "%s: out of memory", dst);
+        return RLAIF_E_NOMEM;
+    }
+    snprintf(tmp, tn, "%s.tmp", dst);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        tok_errf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
+        free(data);
+        free(tmp);
         return RLAIF_E_IO;
     }
     size_t put = fwrite(data, 1, n, f);
     int bad = (put != n) | (fclose(f) != 0);
     free(data);
-    if (bad) {
-        tok_errf(err, errlen, "%s: write error", dst);
+    if (bad || rename(tmp, dst) != 0) {
+        tok_errf(err, errlen, "%s: %s", dst, bad ? "write error" : strerror(errno));
+        remove(tmp);
+        free(tmp);
         return RLAIF_E_IO;
     }
+    free(tmp);
     return RLAIF_OK;
 }
 
