@@ -169,7 +169,7 @@ static rlaif_status tf_create(const rlaif_host *host, const char *config, void *
     int score_head = pconfig_bool(&c, "score_head", 0);
     uint64_t seed = (uint64_t)pconfig_int(&c, "seed", 0, 0, INT64_MAX);
     int decode_bf16 = pconfig_bool(&c, "decode_bf16", 0);
-    if (!c.failed && !path) pconfig_fail(&c, WHO ": config key 'path' is required");
+    if (!c.failed && !path) pconfig_fail(&c, "config key 'path' is required");
     pconfig_no_other_keys(&c, keys);
     tf_instance *in = NULL;
     char *rpath = NULL, *rtok = NULL;
@@ -177,7 +177,7 @@ static rlaif_status tf_create(const rlaif_host *host, const char *config, void *
         in = calloc(1, sizeof *in);
         rpath = resolve(host, path);
         rtok = tok ? resolve(host, tok) : NULL;
-        if (!in || !rpath || (tok && !rtok)) pconfig_fail(&c, WHO ": out of memory");
+        if (!in || !rpath || (tok && !rtok)) pconfig_fail(&c, "out of memory");
     }
     rlaif_status st = pconfig_close(&c);
     if (st) {
