@@ -356,7 +356,7 @@ END_TEST
 START_TEST(test_hostile_code_is_contained)
 {
     reward r;
-    reward_open(&r, "{\"timeout_ms\": 2500, \"memory_mb\": 256, \"max_procs\": 16, "
+    reward_open(&r, "{\"timeout_ms\": 4000, \"memory_mb\": 256, \"max_procs\": 16, "
                     "\"workers\": 2}");
     char daemon_marker[96], file_marker[96];
     sbx_test_marker(daemon_marker, sizeof daemon_marker, "daemon");
