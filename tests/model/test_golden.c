@@ -484,6 +484,61 @@ START_TEST(test_bf16_follows_version)
 }
 END_TEST
 
+/* The original GPT-2 checkpoints name tensors without "transformer." and
+ * carry attention-mask buffers (h.N.attn.bias): both load. */
+START_TEST(test_gpt2_unprefixed_names)
+{
+    char src[4096], path[4200], err[512];
+    snprintf(src, sizeof src, "%s/golden/gpt2_tiny/model.safetensors", mu_shared_dir());
+    st_file f;
+    ck_assert_int_eq(st_open(&f, src, err, sizeof err), RLAIF_OK);
+    const char *names[64];
+    const float *data[64];
+    int nd[64];
+    size_t sh[64][2];
+    char buf[64][128];
+    size_t n = 0;
+    for (size_t i = 0; i < f.n; i++, n++) {
+        const char *name = f.t[i].name;
+        snprintf(buf[n], sizeof buf[n], "%s",
+                 strncmp(name, "transformer.", 12) ? name : name + 12);
+        names[n] = buf[n];
+        data[n] = mu_tensor(&f, name, NULL);
+        nd[n] = f.t[i].ndim;
+        sh[n][0] = (size_t)f.t[i].shape[0];
+        sh[n][1] = f.t[i].ndim > 1 ? (size_t)f.t[i].shape[1] : 0;
+    }
+    static float mask[128 * 128];
+    names[n] = "h.0.attn.bias", data[n] = mask, nd[n] = 2, sh[n][0] = 128, sh[n][1] = 128, n++;
+    char *dir = mu_tempdir();
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    mu_write_safetensors(path, n, names, nd, (const size_t(*)[2])sh, data);
+    for (size_t i = 0; i + 1 < n; i++) free((void *)data[i]);
+    st_close(&f);
+    snprintf(path, sizeof path, "cp %s/golden/gpt2_tiny/config.json %s/", mu_shared_dir(), dir);
+    ck_assert_int_eq(system(path), 0);
+
+    golden g;
+    golden_load(&g, "gpt2_tiny");
+    tf_model *m = NULL;
+    ck_assert_msg(tf_model_load_hf(dir, 0, 0, 0, &m, err, sizeof err) == RLAIF_OK, "%s", err);
+    tf_engine e;
+    ck_assert_int_eq(tf_engine_init(&e, m, 1, err, sizeof err), RLAIF_OK);
+    const int32_t *ids[2] = {g.ids[0], g.ids[1]};
+    size_t len[2] = {24, 24}, V = (size_t)m->cfg.vocab_size;
+    ck_assert_int_eq(tf_forward(&e, 2, ids, len, 0, NULL, err, sizeof err), RLAIF_OK);
+    float *logits = malloc(48 * V * sizeof *logits);
+    tf_logits_rows(&e, logits, e.acts.xf, 48);
+    for (size_t i = 0; i < 48 * V; i++) ck_assert_float_eq_tol(logits[i], g.logits[i], TOL);
+    free(logits);
+    tf_engine_free(&e);
+    tf_model_free(m);
+    golden_free(&g);
+    mu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("model_golden");
@@ -498,6 +553,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_heads);
     tcase_add_test(tc, test_ragged_batches);
     tcase_add_test(tc, test_bf16_follows_version);
+    tcase_add_test(tc, test_gpt2_unprefixed_names);
     tcase_add_test(tc, test_half_precision_checkpoints);
     suite_add_tcase(s, tc);
     return s;
