@@ -19,23 +19,6 @@ typedef struct dec {
     tok_buf tmp;
 } dec;
 
-static size_t char_len(const char *s, size_t n)
-{
-    size_t k = tok_utf8_valid_len((const unsigned char *)s, n);
-    return k ? k : 1;
-}
-
-/* The code point of the valid UTF-8 char at s (k bytes). */
-static uint32_t code_point(const unsigned char *s, size_t k)
-{
-    if (k == 1)
-        return s[0];
-    uint32_t cp = s[0] & (0x7F >> k);
-    for (size_t i = 1; i < k; i++)
-        cp = (cp << 6) | (s[i] & 0x3F);
-    return cp;
-}
-
 /* ByteLevel: each char back to its byte; a token with a char outside the
  * table keeps its own bytes.  Everything fuses into one (lossy) string. */
 static int dec_byte_level(dec *d)
@@ -47,8 +30,8 @@ static int dec_byte_level(dec *d)
         size_t n = d->a.len[i], start = out->len;
         int ok = 1;
         for (size_t j = 0; j < n && ok;) {
-            size_t k = char_len(s + j, n - j);
-            int b = tok_cp_to_byte(code_point((const unsigned char *)s + j, k));
+            size_t k = tok_char_len(s + j, n - j);
+            int b = tok_cp_to_byte(tok_decode_cp(s + j, k));
             if (b < 0) {
                 ok = 0;
                 break;
@@ -142,7 +125,7 @@ static int dec_metaspace(dec *d, const tok_dec *m)
                 j += m->repl_len;
                 continue;
             }
-            size_t k = char_len(s + j, n - j);
+            size_t k = tok_char_len(s + j, n - j);
             if (tok_pieces_extend_last(&d->b, s + j, k))
                 return -1;
             j += k;
@@ -187,7 +170,7 @@ static int dec_replace(dec *d, const tok_dec *m)
                 /* Empty match: keep one char and go on. */
                 if (ov[0] >= n)
                     break;
-                size_t k = char_len(s + ov[0], n - ov[0]);
+                size_t k = tok_char_len(s + ov[0], n - ov[0]);
                 if (tok_pieces_extend_last(&d->b, s + at, ov[0] + k - at))
                     return -1;
                 at = ov[0] + k;
