@@ -28,6 +28,7 @@
 #include "rlaif_config.h"
 
 int rlaif_lua_setup(lua_State *L);            /* lua_setup.c */
+int rlaif_cmd_constitution(int argc, char **argv); /* cmd_constitution.c */
 int rlaif_lua_run_command(lua_State *L, const char *name, int argc, char **argv); /* lua_setup.c */
 int rlaif_cmd_serve(int argc, char **argv);  /* serve.c */
 
@@ -45,6 +46,7 @@ static const char usage[] =
     "  label                     sample response pairs and label them with an AI labeler\n"
     "  eval                      compare a policy with a baseline on held-out prompts\n"
     "  report RUN_DIR            write RUN_DIR/report.html with charts and samples\n"
+    "  constitution check FILE   validate constitution files\n"
     "  serve --model PATH        serve a model over an OpenAI-compatible HTTP API\n"
     "\n"
     "options:\n"
@@ -276,6 +278,7 @@ int main(int argc, char **argv)
     int rc;
     if (!strcmp(cmd, "run")) rc = cmd_run(argc - 2, argv + 2);
     else if (!strcmp(cmd, "plugins")) rc = cmd_plugins(argc - 2, argv + 2);
+    else if (!strcmp(cmd, "constitution")) rc = rlaif_cmd_constitution(argc - 2, argv + 2);
     else if (!strcmp(cmd, "serve")) rc = rlaif_cmd_serve(argc - 2, argv + 2);
     else if (!strcmp(cmd, "generate") || !strcmp(cmd, "label") || !strcmp(cmd, "eval") ||
              !strcmp(cmd, "report"))

@@ -192,6 +192,23 @@ START_TEST(test_config_value_not_json)
 }
 END_TEST
 
+START_TEST(test_constitution_check)
+{
+    ck_assert_int_eq(run("%s constitution check %s/../../constitutions/stories.json "
+                         "%s/../../constitutions/harmless.json", RLAIF_EXE, TEST_SRC_DIR, TEST_SRC_DIR), 0);
+    ck_assert_msg(strstr(out, "stories.json: ok") && strstr(out, "harmless.json: ok"), "%s", out);
+    char bad[] = "/tmp/rlaif-constitution-XXXXXX";
+    int fd = mkstemp(bad);
+    const char *text = "{\"name\": \"x\", \"description\": \"d\", \"principles\": [{\"id\": 3}]}";
+    ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    ck_assert_int_eq(run("%s constitution check %s", RLAIF_EXE, bad), 1);
+    ck_assert_msg(strstr(out, bad) && strstr(out, "$.principles[0]"), "%s", out);
+    unlink(bad);
+    ck_assert_int_eq(run("%s constitution", RLAIF_EXE), 2);
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -208,6 +225,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, test_lua_reward_error_names_sample);
     tcase_add_test(tc, test_json_roundtrip);
     tcase_add_test(tc, test_config_value_not_json);
+    tcase_add_test(tc, test_constitution_check);
     suite_add_tcase(s, tc);
     return s;
 }
