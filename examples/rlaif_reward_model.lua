@@ -52,9 +52,12 @@ print(string.format("reward model: train loss %.3f -> %.3f, held-out accuracy %.
 local policy = rlaif.model{path = model_path, threads = 2, value_head = true}
 local reference = policy:reference()
 local preference = rlaif.reward{plugin = "preference", model = rm}
+-- Held-out evaluation under the reward model and, independently, the AI judge
+-- (the labeler's direct score), to see whether the reward model generalises.
+local both = rlaif.compose{{preference, name = "reward_model"},
+                           {rlaif.reward{plugin = "judge", labeler = labeler}, name = "ai_judge"}}
 local function evaluate(label)
-  local res = rlaif.evaluate{policy = policy, reference = reference, prompts = heldout,
-    reward = rlaif.compose{{preference, name = "reward_model"}, {labeler and rlaif.reward{plugin = "judge", labeler = labeler}, name = "ai_judge"}},
+  local res = rlaif.evaluate{policy = policy, reference = reference, prompts = heldout, reward = both,
     generation = {max_new_tokens = 40, temperature = 0.7}, seed = 3}
   print(string.format("%s: reward model %.3f  AI judge %.3f  KL %.3f", label, res.reward_reward_model,
     res.reward_ai_judge, res.kl or 0))
