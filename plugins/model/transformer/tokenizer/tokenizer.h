@@ -15,7 +15,8 @@
  *     TemplateProcessing `single` template are added (what HF does with
  *     add_special_tokens=True), or BOS alone when tokenizer_config.json
  *     beside the file says "add_bos_token": true.  A GPT-2 or Qwen tokenizer
- *     therefore adds nothing even with add_bos set: they have no BOS.
+ *     therefore adds nothing even with add_bos set, as in HF (tokenizer_bos
+ *     may still name one: GPT-2's config calls <|endoftext|> its BOS).
  *   - Decoding tokenizer.bin follows run.c: `<0xNN>` pieces become the raw
  *     byte, and a piece that follows BOS loses its leading space, so
  *     decode(encode(text, add_bos=1)) == text.  Without a BOS in front the
@@ -80,8 +81,9 @@ int tokenizer_is_special(const tokenizer *t, int32_t id);
 rlaif_status tokenizer_encode(const tokenizer *t, const char *text, size_t len, int add_bos,
                               int32_t **out, size_t *n, char *err, size_t errlen);
 
-/* ids -> UTF-8 text; *out malloc'ed, NUL-terminated; skip_special drops BOS/EOS/added specials.
- * An id outside [0, vocab_size) is RLAIF_E_INVALID. */
+/* ids -> UTF-8 text; *out malloc'ed, NUL-terminated; skip_special drops BOS/EOS/added specials
+ * (for tokenizer.json exactly those HF's skip_special_tokens drops).  An id outside
+ * [0, vocab_size) is RLAIF_E_INVALID.  *len may be NULL. */
 rlaif_status tokenizer_decode(const tokenizer *t, const int32_t *ids, size_t n, int skip_special,
                               char **out, size_t *len, char *err, size_t errlen);
 
