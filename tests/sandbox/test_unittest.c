@@ -426,6 +426,30 @@ START_TEST(test_hostile_code_is_contained)
 }
 END_TEST
 
+/* A small output cap never costs verdicts: 200 tests, 1 KiB kept of stdout
+ * and stderr, and the code printing plenty. */
+START_TEST(test_many_tests_small_output_cap)
+{
+    reward r;
+    reward_open(&r, "{\"timeout_ms\": 20000, \"max_output_bytes\": 1024}");
+    char *meta = malloc(16384);
+    ck_assert_ptr_nonnull(meta);
+    size_t len = (size_t)snprintf(meta, 16384, "{\"language\": \"lua\", \"tests\": [");
+    for (int i = 0; i < 200; i++)
+        len += (size_t)snprintf(meta + len, 16384 - len, "%s\"assert(sq(%d) == %d)\"",
+                                i ? ", " : "", i, i * i);
+    snprintf(meta + len, 16384 - len, "]}");
+    sample s = {"function sq(x) print(string.rep('noise ', 50)) return x * x end", meta};
+    float reward_v, metrics[N_METRICS];
+    const char *details;
+    score(&r, &s, 1, &reward_v, metrics, &details);
+    ck_assert_msg(reward_v == 1.0f, "%g %s", reward_v, details);
+    ck_assert_float_eq(metrics[M_TOTAL], 200);
+    free(meta);
+    reward_close(&r);
+}
+END_TEST
+
 /* ===== Bad input ======================================================== */
 
 START_TEST(test_bad_metadata_scores_zero)
@@ -505,6 +529,7 @@ static Suite *unittest_suite(void)
     tcase_add_loop_test(tc, test_reward_hacks_earn_nothing, 0, 2);
     tcase_add_test(tc, test_targeted_hacks_fail_in_process_isolation);
     tcase_add_test(tc, test_hostile_code_is_contained);
+    tcase_add_test(tc, test_many_tests_small_output_cap);
     tcase_add_test(tc, test_bad_metadata_scores_zero);
     tcase_add_test(tc, test_config_errors_name_the_key);
     suite_add_tcase(s, tc);

@@ -105,6 +105,7 @@ static void limits_resolve(const sbx_limits *in, sbx_limits *out)
     if (!out->max_file_bytes) out->max_file_bytes = 16u << 20;
     if (!out->max_open_files) out->max_open_files = 64;
     if (!out->max_output) out->max_output = 64u << 10;
+    if (!out->max_result) out->max_result = out->max_output;
 }
 
 static void plan_limit(sbx_plan *p, int res, rlim_t soft, rlim_t hard)
@@ -275,10 +276,11 @@ static void read_status(watch *w, int fd)
 /* Pumps the pipes until the child is reaped and the pipes are at EOF (or
  * a short grace period after the reap: in degraded mode an escaped process
  * may hold a pipe open). */
-static void watch_run(watch *w, run_fds *f, sbx_result *r, size_t cap)
+static void watch_run(watch *w, run_fds *f, sbx_result *r, const sbx_limits *lim)
 {
     int *pfd[3] = {&f->out[0], &f->err[0], &f->res[0]};
     sbx_buf *bufs[3] = {&r->out, &r->err, &r->res};
+    size_t caps[3] = {lim->max_output, lim->max_output, lim->max_result};
     double grace_end = 0;
     for (;;) {
         struct pollfd pf[5];
@@ -308,7 +310,7 @@ static void watch_run(watch *w, run_fds *f, sbx_result *r, size_t cap)
             if (!pf[i].revents) continue;
             if ((int)i == pidfd_slot) continue;
             int j = idx[i];
-            if (buf_drain(bufs[j], cap, *pfd[j])) fd_close(pfd[j]);
+            if (buf_drain(bufs[j], caps[j], *pfd[j])) fd_close(pfd[j]);
         }
         try_reap(w, 0);
     }
@@ -448,7 +450,7 @@ static int attempt(const sbx_spec *spec, const sbx_limits *lim, sbx_plan *plan, 
         }
     }
     fd_close(&f.go[0]);
-    watch_run(&w, &f, r, lim->max_output);
+    watch_run(&w, &f, r, lim);
     try_reap(&w, 1);
     r->wall_ms = now_ms() - t0;
     if (full) read_status(&w, f.status[0]);
@@ -514,7 +516,7 @@ rlaif_status sbx_run(const sbx_spec *spec, sbx_result *r, char *err, size_t errl
     sbx_limits lim;
     limits_resolve(&spec->lim, &lim);
     if (buf_reset(&r->out, lim.max_output) || buf_reset(&r->err, lim.max_output) ||
-        buf_reset(&r->res, lim.max_output))
+        buf_reset(&r->res, lim.max_result))
         return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, "sandbox: out of memory");
     r->exited = r->signaled = r->timed_out = r->degraded = 0;
     r->exit_code = -1;

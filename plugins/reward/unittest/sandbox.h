@@ -55,7 +55,8 @@ typedef struct sbx_limits {
     uint32_t max_procs;       /* RLIMIT_NPROC in the sandbox's user namespace (0 = 64) */
     uint64_t max_file_bytes;  /* RLIMIT_FSIZE (0 = 16 MiB) */
     uint32_t max_open_files;  /* RLIMIT_NOFILE (0 = 64) */
-    size_t max_output;        /* bytes kept per captured stream (0 = 64 KiB) */
+    size_t max_output;        /* bytes kept of stdout and of stderr (0 = 64 KiB) */
+    size_t max_result;        /* bytes kept of SBX_FD_RESULT (0 = max_output) */
 } sbx_limits;
 
 typedef struct sbx_spec {
