@@ -122,7 +122,7 @@ char *st_server_stderr(st_server *s)
 
 /* ===== A client ========================================================= */
 
-int st_http_raw(int port, const char *raw, size_t len, st_response *r)
+static int http_exchange(int port, const char *raw, size_t len, int half_close, st_response *r)
 {
     memset(r, 0, sizeof *r);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -141,6 +141,7 @@ int st_http_raw(int port, const char *raw, size_t len, st_response *r)
         if (w <= 0) break;
         off += (size_t)w;
     }
+    if (half_close) shutdown(fd, SHUT_WR);
     size_t cap = 65536, n = 0;
     char *buf = malloc(cap);
     for (;;) {
@@ -167,6 +168,16 @@ int st_http_raw(int port, const char *raw, size_t len, st_response *r)
     free(buf);
     r->json = r->body ? cJSON_Parse(r->body) : NULL;
     return r->body ? 0 : -1;
+}
+
+int st_http_raw(int port, const char *raw, size_t len, st_response *r)
+{
+    return http_exchange(port, raw, len, 0, r);
+}
+
+int st_http_raw_eof(int port, const char *raw, size_t len, st_response *r)
+{
+    return http_exchange(port, raw, len, 1, r);
 }
 
 int st_http(int port, const char *method, const char *path, const char *body, st_response *r)

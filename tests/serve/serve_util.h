@@ -42,6 +42,8 @@ typedef struct st_response {
 /* Sends `raw` (a whole HTTP request) to 127.0.0.1:port and reads the answer
  * until the server closes.  Returns 0 or -1. */
 int st_http_raw(int port, const char *raw, size_t len, st_response *r);
+/* The same, then closes the sending side (the server sees the end). */
+int st_http_raw_eof(int port, const char *raw, size_t len, st_response *r);
 /* A request with a body (NULL: no body and no Content-Length). */
 int st_http(int port, const char *method, const char *path, const char *body, st_response *r);
 void st_response_free(st_response *r);

@@ -381,6 +381,53 @@ START_TEST(protocol_errors)
 }
 END_TEST
 
+/* Mutated requests (flipped bytes, cuts, insertions of separators and
+ * digits) get a well-formed answer with a status of the protocol, or a
+ * clean close; the server survives all of them.  Under the sanitizers this
+ * is the parser's fuzz test. */
+START_TEST(mutated_requests_never_break_the_server)
+{
+    static const char base[] =
+        "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: 62\r\n\r\n{\"prompt\": \"Once\", \"max_tokens\": 2, \"temperature\": 0, \"n\": 1}";
+    static const char alphabet[] = "\r\n :0123456789{}\"\\\x00\xff/?aZ";
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    char buf[512];
+    int answered = 0;
+    for (int it = 0; it < 300; it++) {
+        size_t n = sizeof base - 1;
+        memcpy(buf, base, n);
+        int edits = 1 + (int)(it % 4);
+        for (int e = 0; e < edits; e++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            size_t at = (size_t)(x % n);
+            int kind = (int)((x >> 20) % 3);
+            if (kind == 0) buf[at] = alphabet[(x >> 32) % (sizeof alphabet - 1)];
+            else if (kind == 1) n = at + 1; /* cut */
+            else if (n + 1 < sizeof buf) {  /* insert */
+                memmove(buf + at + 1, buf + at, n - at);
+                buf[at] = alphabet[(x >> 32) % (sizeof alphabet - 1)];
+                n++;
+            }
+        }
+        st_response r;
+        if (st_http_raw_eof(server.port, buf, n, &r) == 0) {
+            answered++;
+            int ok = r.status == 200 || r.status == 400 || r.status == 404 || r.status == 405 ||
+                     r.status == 411 || r.status == 413 || r.status == 431;
+            ck_assert_msg(ok, "status %d for mutation %d", r.status, it);
+            ck_assert_msg(r.json != NULL, "status %d without a JSON body", r.status);
+            st_response_free(&r);
+        }
+    }
+    ck_assert_int_gt(answered, 60); /* cut requests end without an answer: nobody reads it */
+    st_response r;
+    ck_assert_int_eq(st_http(server.port, "GET", "/v1/models", NULL, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    st_response_free(&r);
+}
+END_TEST
+
 /* SIGTERM and SIGINT stop the server cleanly (exit status 0). */
 START_TEST(signals_stop_cleanly)
 {
@@ -454,6 +501,7 @@ int main(void)
     tcase_add_test(t, stop_strings_cut_the_text);
     tcase_add_test(t, bad_requests_answer_400_naming_the_field);
     tcase_add_test(t, protocol_errors);
+    tcase_add_test(t, mutated_requests_never_break_the_server);
     suite_add_tcase(s, t);
     TCase *life = tcase_create("lifecycle");
     tcase_set_timeout(life, 120);
