@@ -97,6 +97,7 @@ typedef struct header_facts {
     int has_length;
     unsigned long long length;
     int chunked;
+    int expect_continue;  /* "Expect: 100-continue": the client waits for a go-ahead */
 } header_facts;
 
 /* Reads Content-Length and Transfer-Encoding; 0, or an HTTP status. */
@@ -136,6 +137,9 @@ static int parse_headers(char *p, char *end, header_facts *h, char *msg, size_t 
             h->length = x;
         } else if (nlen == 17 && strncasecmp(p, "Transfer-Encoding", 17) == 0) {
             h->chunked = 1;
+        } else if (nlen == 6 && strncasecmp(p, "Expect", 6) == 0 && vlen == 12 &&
+                   strncasecmp(v, "100-continue", 12) == 0) {
+            h->expect_continue = 1;
         }
         p = eol + 2;
     }
@@ -218,6 +222,10 @@ int http_read_request(int fd, size_t max_body, int timeout_s, http_request *req,
     if (have > blen) have = blen; /* a pipelined next request is ignored */
     memcpy(req->body, hend + 4, have);
     free(buf);
+    /* curl sends large bodies only after this (or after a 1 s wait). */
+    static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    if (h.expect_continue && have < blen)
+        (void)!send(fd, go_on, sizeof go_on - 1, MSG_NOSIGNAL);
     while (have < blen) {
         ssize_t r = recv_some(fd, req->body + have, blen - have, deadline);
         if (r <= 0) {

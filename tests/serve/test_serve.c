@@ -6,12 +6,17 @@
  * message.  One server (an unchecked fixture, so it is stopped even when a
  * test fails) serves all tests but the signal ones, which run their own.
  */
+#include <arpa/inet.h>
 #include <check.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "core.h"
 #include "serve_util.h"
@@ -381,6 +386,36 @@ START_TEST(protocol_errors)
 }
 END_TEST
 
+/* "Expect: 100-continue": the go-ahead comes before the body is sent
+ * (curl waits a second for it on large bodies). */
+START_TEST(expect_continue_gets_the_go_ahead)
+{
+    static const char body[] = "{\"prompt\": \"Once\", \"max_tokens\": 2, \"temperature\": 0}";
+    char head[256];
+    int hn = snprintf(head, sizeof head, "POST /v1/completions HTTP/1.1\r\nHost: x\r\n"
+                      "Expect: 100-continue\r\nContent-Length: %zu\r\n\r\n", strlen(body));
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)server.port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {.tv_sec = 20};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(send(fd, head, (size_t)hn, 0), hn);
+    char buf[4096];
+    ssize_t got = recv(fd, buf, sizeof buf - 1, 0);
+    ck_assert_int_gt(got, 0);
+    buf[got] = 0;
+    ck_assert_msg(strncmp(buf, "HTTP/1.1 100 Continue\r\n\r\n", 25) == 0, "got '%s'", buf);
+    ck_assert_int_eq(send(fd, body, strlen(body), 0), (ssize_t)strlen(body));
+    size_t n = 0;
+    while ((got = recv(fd, buf + n, sizeof buf - 1 - n, 0)) > 0) n += (size_t)got;
+    buf[n] = 0;
+    close(fd);
+    ck_assert_msg(strncmp(buf, "HTTP/1.1 200 OK", 15) == 0, "got '%s'", buf);
+    ck_assert_msg(strstr(buf, "\"text\":\" upon a\""), "got '%s'", buf);
+}
+END_TEST
+
 /* Mutated requests (flipped bytes, cuts, insertions of separators and
  * digits) get a well-formed answer with a status of the protocol, or a
  * clean close; the server survives all of them.  Under the sanitizers this
@@ -501,6 +536,7 @@ int main(void)
     tcase_add_test(t, stop_strings_cut_the_text);
     tcase_add_test(t, bad_requests_answer_400_naming_the_field);
     tcase_add_test(t, protocol_errors);
+    tcase_add_test(t, expect_continue_gets_the_go_ahead);
     tcase_add_test(t, mutated_requests_never_break_the_server);
     suite_add_tcase(s, t);
     TCase *life = tcase_create("lifecycle");
