@@ -9,6 +9,8 @@
 #ifndef TF_INSTANCE_H
 #define TF_INSTANCE_H
 
+#include "adamw.h"
+#include "engine_bwd.h"
 #include "forward.h"
 #include "generate.h"
 #include "model.h"
@@ -31,9 +33,25 @@ typedef struct tf_instance {
     uint32_t kept_want;
     float kept_temperature;
 
-    /* Reserved for the training half: frozen views share `m` with their base. */
+    /* Training (plugin_train.c): backward workspace, AdamW moments and the
+     * tensor table the optimizer walks (allocated on first use). */
+    tf_bwd_ws ws;
+    adamw_state opt;
+    adamw_tensor *opt_tensors;
+    size_t n_opt_tensors;
+
+    /* Reserved: frozen views (reference()) share `m` with their base. */
     int is_view;
     struct tf_instance *base;
 } tf_instance;
+
+/* The training entry points of the vtable (plugin_train.c). */
+rlaif_status tf_plugin_backward(void *self, const rlaif_outputs *grads, char *err, size_t errlen);
+rlaif_status tf_plugin_step(void *self, const rlaif_step_params *p, rlaif_step_result *out,
+                            char *err, size_t errlen);
+void tf_plugin_zero_grad(void *self);
+rlaif_status tf_plugin_save(void *self, const char *dir, uint32_t what, char *err, size_t errlen);
+/* Frees what the training entry points allocated. */
+void tf_plugin_train_free(tf_instance *in);
 
 #endif

@@ -12,7 +12,8 @@
  *                                 (tried as given, then under the host's data dir)
  *   tokenizer   string            tokenizer file: for a .bin defaults to
  *                                 tokenizer.bin or tok<V>.bin beside it; for a
- *                                 folder to <path>/tokenizer.json (optional there)
+ *                                 folder to <path>/tokenizer.json, else a llama2.c
+ *                                 tokenizer.bin / tok<V>.bin in it (optional there)
  *   threads     integer 1..256    worker threads of the engine's pool (default 1);
  *                                 OpenBLAS is kept single-threaded inside it
  *   value_head  bool              add a value head v_head.summary.{weight,bias}
@@ -31,8 +32,9 @@
  * ignore_eos, and for llama2.c checkpoints also at BOS (their training data
  * separates stories with BOS, as llama2.c's run.c does when sampling).
  *
- * Not wired yet (NULL in the vtable): backward, step, zero_grad, save,
- * load_state, reference — the training half (train/) provides them.
+ * Training (plugin_train.c, on train/): backward, step (AdamW), zero_grad,
+ * save (RLAIF_SAVE_WEIGHTS).  Not wired yet (NULL): load_state, reference;
+ * LoRA and training-state files are in train/ waiting to be wired.
  */
 #include <errno.h>
 #include <glob.h>
@@ -111,7 +113,19 @@ static rlaif_status load_weights_and_tokenizer(tf_instance *in, const char *path
             snprintf(tp, sizeof tp, "%s/tokenizer.json", path);
             if (exists(tp)) tok_path = tp;
         }
-        if (tok_path) {
+        /* A folder saved from a llama2.c model carries its tokenizer.bin. */
+        char *bin = NULL;
+        if (!tok_path || (strlen(tok_path) > 4 && !strcmp(tok_path + strlen(tok_path) - 4, ".bin"))) {
+            char probe[4200];
+            snprintf(probe, sizeof probe, "%s/model", path);
+            bin = tok_path ? strdup(tok_path) : find_llama2c_tokenizer(probe, in->m->cfg.vocab_size);
+        }
+        if (bin) {
+            in->tok = tokenizer_load_llama2c(bin, in->m->cfg.vocab_size, err, errlen);
+            free(bin);
+            if (!in->tok) return RLAIF_E_FORMAT;
+            in->stop_at_bos = 1;
+        } else if (tok_path) {
             in->tok = tokenizer_load_hf(tok_path, err, errlen);
             if (!in->tok) return RLAIF_E_FORMAT;
         }
@@ -145,6 +159,7 @@ static void tf_destroy(void *self)
 {
     tf_instance *in = self;
     if (!in) return;
+    tf_plugin_train_free(in);
     tf_engine_free(&in->eng);
     if (!in->is_view) {
         tf_model_free(in->m);
@@ -217,7 +232,7 @@ static rlaif_status tf_info(void *self, rlaif_model_info *out)
     out->eos_id = in->tok ? tokenizer_eos(in->tok) : c->eos_id;
     out->pad_id = c->pad_id;
     out->n_params = in->m->n_params;
-    out->n_trainable = 0; /* no backward wired yet */
+    out->n_trainable = in->is_view ? 0 : in->m->n_params;
     out->dim = c->dim;
     out->n_layers = c->n_layers;
     out->n_heads = c->n_heads;
@@ -464,12 +479,12 @@ static const rlaif_model_vtable tf_vtable = {
     .generate = tf_generate_fn,
     .forward = tf_forward_fn,
     .next_logprobs = tf_next_logprobs,
-    .backward = NULL,    /* training half: see instance.h */
-    .step = NULL,
-    .zero_grad = NULL,
-    .save = NULL,
-    .load_state = NULL,
-    .reference = NULL,
+    .backward = tf_plugin_backward, /* plugin_train.c */
+    .step = tf_plugin_step,
+    .zero_grad = tf_plugin_zero_grad,
+    .save = tf_plugin_save,         /* RLAIF_SAVE_WEIGHTS only so far */
+    .load_state = NULL,             /* not yet: training-state files, LoRA */
+    .reference = NULL,              /* not yet: frozen views */
 };
 
 static const rlaif_plugin_info tf_info_static = {
@@ -479,8 +494,8 @@ static const rlaif_plugin_info tf_info_static = {
     .name = "transformer",
     .version = "0.1.0",
     .description = "Llama / Qwen2 / GPT-2 engine on OpenBLAS: KV-cache batched generation, scoring",
-    .caps = RLAIF_CAP_MODEL_GENERATE | RLAIF_CAP_MODEL_FORWARD | RLAIF_CAP_MODEL_VALUE_HEAD |
-            RLAIF_CAP_MODEL_SCORE_HEAD,
+    .caps = RLAIF_CAP_MODEL_GENERATE | RLAIF_CAP_MODEL_FORWARD | RLAIF_CAP_MODEL_TRAIN |
+            RLAIF_CAP_MODEL_VALUE_HEAD | RLAIF_CAP_MODEL_SCORE_HEAD,
     .vtable = &tf_vtable,
 };
 
