@@ -267,6 +267,26 @@ START_TEST(test_rlimits_inside)
 }
 END_TEST
 
+/* spec.nondumpable: a child of the command (same uid) cannot read the
+ * command's memory or environment; without it, it can. */
+START_TEST(test_nondumpable)
+{
+    int degraded = _i;
+    if (!sbx_nondumpable_supported()) return;   /* fs.suid_dumpable = 1 */
+    const char *argv[] = {"/bin/sh", "-c",
+                          "if cat /proc/$$/environ > /dev/null 2>&1; then echo readable; "
+                          "else echo sealed; fi; echo still-runs",
+                          NULL};
+    for (int nd = 0; nd < 2; nd++) {
+        sbx_spec spec = {.argv = argv, .lim = {.timeout_ms = 5000}, .force_degraded = degraded,
+                         .nondumpable = nd};
+        sbx_test_run(&spec, &R);
+        ck_assert_msg(strcmp(R.out.data, nd ? "sealed\nstill-runs\n" : "readable\nstill-runs\n") == 0,
+                      "nondumpable %d: out %s err %s", nd, R.out.data, R.err.data);
+    }
+}
+END_TEST
+
 /* ===== Cleaning up ====================================================== */
 
 START_TEST(test_remove_does_not_follow_links)
@@ -354,6 +374,7 @@ static Suite *sandbox_suite(void)
     tcase_add_loop_test(tc, test_gigabytes_of_output, 0, 2);
     tcase_add_test(tc, test_setsid_daemon);
     tcase_add_test(tc, test_rlimits_inside);
+    tcase_add_loop_test(tc, test_nondumpable, 0, 2);
     tcase_add_test(tc, test_remove_does_not_follow_links);
     suite_add_tcase(s, tc);
     TCase *tr = tcase_create("runner");

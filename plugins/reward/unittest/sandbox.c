@@ -36,6 +36,53 @@ static atomic_uint degraded_uid_next;
 
 int sbx_namespaces_unavailable(void) { return atomic_load(&ns_broken); }
 
+int sbx_nondumpable_supported(void)
+{
+    /* 0 (no dumps) and 2 (root-only dumps) both leave the process
+     * non-dumpable as ptrace and /proc see it; 1 keeps it dumpable. */
+    int fd = open("/proc/sys/fs/suid_dumpable", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    char c = 0;
+    ssize_t n = read(fd, &c, 1);
+    close(fd);
+    return n == 1 && (c == '0' || c == '2');
+}
+
+/* spec.nondumpable in degraded mode: the execute-only copy in the host's
+ * working directory, owned by the uid the command will run as. */
+static int host_exec_copy(const char *src, const char *work, char *dst, size_t dlen, int chown_to,
+                          uid_t uid)
+{
+    snprintf(dst, dlen, "%s/%s", work, SBX_EXEC_COPY_NAME);
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0) return errno;
+    int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0700);
+    if (out < 0) {
+        int e = errno;
+        close(in);
+        return e;
+    }
+    char buf[65536];
+    int e = 0;
+    for (;;) {
+        ssize_t r = read(in, buf, sizeof buf);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            e = r < 0 ? errno : 0;
+            break;
+        }
+        if (write(out, buf, (size_t)r) != r) {
+            e = errno ? errno : EIO;
+            break;
+        }
+    }
+    if (!e && chown_to && fchown(out, uid, uid) != 0) e = errno;
+    if (!e && fchmod(out, 0100) != 0) e = errno;
+    close(in);
+    if (close(out) != 0 && !e) e = errno;
+    return e;
+}
+
 static double now_ms(void)
 {
     struct timespec ts;
@@ -341,9 +388,11 @@ static int hand_over_maps(pid_t pid, run_fds *f)
 
 static const char *stage_name(int stage)
 {
-    static const char *const names[] = {"?", "uid maps", "setuid", "mount", "tmpfs",
-                                        "copying inputs", "fork", "rlimit", "no_new_privs"};
-    return stage > 0 && stage <= SBX_STAGE_NNP ? names[stage] : names[0];
+    static const char *const names[] = {"?",     "uid maps", "setuid",       "mount",
+                                        "tmpfs", "copying inputs", "fork",   "rlimit",
+                                        "no_new_privs", "dropping capabilities",
+                                        "copying the program"};
+    return stage > 0 && stage <= SBX_STAGE_EXEC_COPY ? names[stage] : names[0];
 }
 
 enum { ATTEMPT_OK, ATTEMPT_RETRY_DEGRADED, ATTEMPT_ERROR };
@@ -540,6 +589,7 @@ rlaif_status sbx_run(const sbx_spec *spec, sbx_result *r, char *err, size_t errl
     memset(&plan, 0, sizeof plan);
     char inside[SBX_MAX_FILES][96];
     plan.argv = spec->argv;
+    plan.exec_path = spec->argv[0];
     plan.workdir_host = r->workdir;
     plan.n_files = spec->n_files;
     for (size_t i = 0; i < spec->n_files; i++) {
@@ -564,6 +614,8 @@ rlaif_status sbx_run(const sbx_spec *spec, sbx_result *r, char *err, size_t errl
         /* The sandbox user reads the inputs through a 0711 directory. */
         chmod(r->workdir, 0711);
         plan.envp = envp_full;
+        plan.copy_exec = spec->nondumpable;
+        if (spec->nondumpable) plan.exec_path = SBX_EXEC_COPY_INSIDE;
         outcome = attempt(spec, &lim, &plan, 1, r, err, errlen);
         if (outcome == ATTEMPT_RETRY_DEGRADED) atomic_store(&ns_broken, 1);
     } else if (!spec->force_degraded) {
@@ -578,6 +630,21 @@ rlaif_status sbx_run(const sbx_spec *spec, sbx_result *r, char *err, size_t errl
                                 strerror(errno));
         }
         plan.envp = envp_degraded;
+        plan.copy_exec = 0;
+        plan.exec_path = spec->argv[0];
+        char copy[300];
+        if (spec->nondumpable) {
+            int e = host_exec_copy(spec->argv[0], r->workdir, copy, sizeof copy, root,
+                                   plan.outside_id);
+            if (e) {
+                sbx_dir_remove(base);
+                return rlaif_errorf(err, errlen, RLAIF_E_IO, "sandbox: copying %s: %s",
+                                    spec->argv[0], strerror(e));
+            }
+            /* Relative: the command's uid cannot traverse the 0700 base
+             * directory, but it starts inside the working directory. */
+            plan.exec_path = "./" SBX_EXEC_COPY_NAME;
+        }
         r->degraded = 1;
         if (spec->force_degraded) snprintf(r->note, sizeof r->note, "degraded on request");
         outcome = attempt(spec, &lim, &plan, 0, r, err, errlen);

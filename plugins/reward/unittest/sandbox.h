@@ -67,6 +67,11 @@ typedef struct sbx_spec {
     size_t secret_len;
     sbx_limits lim;
     int force_degraded;        /* nonzero: skip namespaces (tests of the fallback) */
+    int nondumpable;           /* nonzero: start the command non-dumpable, by executing
+                                  an execute-only copy of argv[0], so that the processes
+                                  it spawns (same uid) cannot read its memory or
+                                  descriptors through /proc or ptrace; needs
+                                  sbx_nondumpable_supported() */
 } sbx_spec;
 
 /* A captured stream: the first `cap` bytes are kept, the rest is read and
@@ -107,6 +112,10 @@ rlaif_status sbx_run(const sbx_spec *spec, sbx_result *r, char *err, size_t errl
 /* Nonzero when full mode has failed once in this process and sbx_run now
  * goes straight to degraded mode. */
 int sbx_namespaces_unavailable(void);
+
+/* Nonzero when spec.nondumpable works here: the kernel makes a process that
+ * executes an unreadable binary non-dumpable unless fs.suid_dumpable is 1. */
+int sbx_nondumpable_supported(void);
 
 /* ----- Working directories (sandbox_fs.c) ----- */
 

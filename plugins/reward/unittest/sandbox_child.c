@@ -143,14 +143,32 @@ static void set_limits(const sbx_plan *p)
 
 /* Runs in the process that becomes the command: limits, no new privileges,
  * only descriptors 0..4, then exec.  Returns only on failure. */
+/* Gives up every capability (those of the namespace's owner included)
+ * before exec: the exec would drop them anyway for a non-root uid, but the
+ * kernel decides whether the new program is readable -- and so whether it
+ * starts dumpable -- with the credentials of before the exec. */
+static int drop_capabilities(void)
+{
+    struct {
+        uint32_t version;
+        int pid;
+    } hdr = {0x20080522, 0};   /* _LINUX_CAPABILITY_VERSION_3 */
+    struct {
+        uint32_t effective, permitted, inheritable;
+    } data[2];
+    memset(data, 0, sizeof data);
+    return (int)syscall(SYS_capset, &hdr, data);
+}
+
 static _Noreturn void exec_command(const sbx_plan *p)
 {
     set_limits(p);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(p, SBX_STAGE_NNP);
+    if (drop_capabilities() != 0) fail(p, SBX_STAGE_CAPS);
     reset_signals();
     if (syscall(SYS_close_range, (unsigned)SBX_CFD_STATUS, ~0u, 0) != 0)
         for (int fd = SBX_CFD_STATUS; fd < 65536; fd++) close(fd);
-    execve(p->argv[0], (char *const *)p->argv, (char *const *)p->envp);
+    execve(p->exec_path, (char *const *)p->argv, (char *const *)p->envp);
     /* The status pipe is closed by now; the exit code carries the news. */
     _exit(SBX_CHILD_EXEC_FAILED);
 }
@@ -208,6 +226,29 @@ static void copy_inputs(const sbx_plan *p, int srcfd)
         close(in);
         close(out);
     }
+}
+
+/* spec.nondumpable in full mode: an execute-only copy of argv[0] on the
+ * private tmpfs.  Its owner (the sandbox uid) may execute but not read it,
+ * so the kernel starts the program non-dumpable. */
+static void make_exec_copy(const sbx_plan *p)
+{
+    char buf[8192];
+    int in = open(p->argv[0], O_RDONLY | O_CLOEXEC);
+    if (in < 0) fail(p, SBX_STAGE_EXEC_COPY);
+    int out = open(SBX_EXEC_COPY_INSIDE, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                   0700);
+    if (out < 0) fail(p, SBX_STAGE_EXEC_COPY);
+    for (;;) {
+        ssize_t r = read(in, buf, sizeof buf);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) fail(p, SBX_STAGE_EXEC_COPY);
+        if (r == 0) break;
+        write_all(out, buf, (size_t)r);
+    }
+    if (fchmod(out, 0100) != 0) fail(p, SBX_STAGE_EXEC_COPY);
+    close(in);
+    close(out);
 }
 
 /* Mount flags of one mountinfo line's per-mount options ("rw,nosuid,...")
@@ -349,6 +390,7 @@ _Noreturn void sbx_child_full(const sbx_plan *p)
     if (srcfd < 0) fail(p, SBX_STAGE_MOUNT);
     become_sandbox_user(p);
     int32_t fs = build_filesystem(p, srcfd);
+    if (p->copy_exec) make_exec_copy(p);
     static const char host[] = "sandbox";
     sethostname(host, sizeof host - 1);
     report(SBX_CFD_STATUS, SBX_REC_SETUP, fs, 0);

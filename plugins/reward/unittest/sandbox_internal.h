@@ -56,7 +56,9 @@ enum {
     SBX_STAGE_COPY,
     SBX_STAGE_FORK,
     SBX_STAGE_RLIMIT,
-    SBX_STAGE_NNP
+    SBX_STAGE_NNP,
+    SBX_STAGE_CAPS,
+    SBX_STAGE_EXEC_COPY
 };
 
 /* Exit codes of a child that never reached the command. */
@@ -73,8 +75,14 @@ typedef struct sbx_limit {
 
 /* Everything the child needs, prepared before the clone.  Pointers refer
  * to the parent's memory, which the child sees as a copy. */
+/* Where the execute-only copy of argv[0] goes (spec.nondumpable). */
+#define SBX_EXEC_COPY_INSIDE "/tmp/.rlaif-exec"
+#define SBX_EXEC_COPY_NAME ".rlaif-exec"
+
 typedef struct sbx_plan {
     const char *const *argv;
+    const char *exec_path;     /* what execve runs: argv[0] or its execute-only copy */
+    int copy_exec;             /* full mode: PID 1 makes the copy at SBX_EXEC_COPY_INSIDE */
     const char *const *envp;
     const char *workdir_host;
     const char *file_names[SBX_MAX_FILES];
