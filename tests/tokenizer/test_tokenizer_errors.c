@@ -33,7 +33,7 @@ static const char *const cases[][2] = {
     {"sequence_not_array.json", "normalizer.normalizers: expected an array"},
     {"decoder_bad_int.json", "decoder.start: expected an integer"},
     {"template_unknown_special.json", "post_processor.single[0].SpecialToken: special token '<s>'"},
-    {"unsupported_normalizer.json", "normalizer.type: normalizer 'NFKC' is not supported"},
+    {"unsupported_normalizer.json", "normalizer.type: normalizer 'BertNormalizer' is not supported"},
     {"deep_sequence.json", "nested deeper than"},
     {"bool_not_bool.json", "model.byte_fallback: expected a boolean, got a string"},
     {"added_not_array.json", "added_tokens: expected an array"},

@@ -1,10 +1,12 @@
 /*
- * test_tokenizer_nfc.c — Unicode NFC/NFD used by the "NFC"/"NFD"
- * normalizers: worked examples from UAX #15 and the Unicode standard
- * (combining sequences, singletons, canonical reordering, blocked marks,
- * Hangul), and properties over every code point: NFC and NFD are
- * idempotent and NFD(NFC(x)) == NFD(x).  (The tables were also compared with Python's unicodedata over
- * all code points and 200,000 random combining sequences when written.)
+ * test_tokenizer_nfc.c — Unicode normalization forms and lowercasing used
+ * by the NFC / NFD / NFKC / NFKD / Lowercase normalizers: worked examples
+ * from UAX #15 and the Unicode standard (combining sequences, singletons,
+ * canonical reordering, blocked marks, Hangul, compatibility expansions,
+ * halfwidth kana, special-cased lowercase), and properties over code
+ * points: each form is idempotent and D(C(x)) == D(x).  (The tables were
+ * also compared with Python's unicodedata over all code points and 150,000
+ * random combining sequences when written.)
  */
 #include <check.h>
 #include <stdlib.h>
@@ -12,21 +14,27 @@
 
 #include "tok_nfc.h"
 
-static char *nf(const char *s, size_t n, int compose, size_t *len)
+static char *nf(const char *s, size_t n, int form, size_t *len)
 {
     tok_buf b = {0};
-    ck_assert_int_eq(tok_normalize_nf(s, n, compose, &b), 0);
+    ck_assert_int_eq(form < 0 ? tok_lowercase(s, n, &b) : tok_normalize_nf(s, n, form, &b), 0);
     ck_assert_int_eq(tok_buf_add(&b, "", 1), 0);
     *len = b.len - 1;
     return b.p;
 }
 
-static void expect(const char *in, int compose, const char *want)
+#define LOWER (-1)
+#define NFC TOK_NF_COMPOSE
+#define NFD 0
+#define NFKC (TOK_NF_COMPOSE | TOK_NF_COMPAT)
+#define NFKD TOK_NF_COMPAT
+
+static void expect(const char *in, int form, const char *want)
 {
     size_t len;
-    char *got = nf(in, strlen(in), compose, &len);
-    ck_assert_msg(len == strlen(want) && memcmp(got, want, len) == 0, "%s(\"%s\") = \"%s\", want \"%s\"",
-                  compose ? "NFC" : "NFD", in, got, want);
+    char *got = nf(in, strlen(in), form, &len);
+    ck_assert_msg(len == strlen(want) && memcmp(got, want, len) == 0,
+                  "form %d (\"%s\") = \"%s\", want \"%s\"", form, in, got, want);
     free(got);
 }
 
@@ -52,6 +60,20 @@ START_TEST(test_examples)
     expect("\xcc\x81" "a", 1, "\xcc\x81" "a");
     expect("", 1, "");
     expect("plain ASCII text", 1, "plain ASCII text");
+    /* Compatibility: ligature, circled digit, roman numeral, no-break space
+     * and halfwidth katakana KA + voiced mark -> GA (composed by NFKC). */
+    expect("\xef\xac\x81", NFKC, "fi");
+    expect("\xe2\x91\xa0\xe2\x85\xab\xc2\xa0", NFKC, "1XII ");
+    expect("\xef\xbd\xb6\xef\xbe\x9e", NFKC, "\xe3\x82\xac");
+    expect("\xef\xbd\xb6\xef\xbe\x9e", NFKD, "\xe3\x82\xab\xe3\x82\x99");
+    expect("\xef\xac\x81", NFC, "\xef\xac\x81");
+    /* Long s with dot above: canonical part kept by NFD, folded by NFKD. */
+    expect("\xe1\xba\x9b", NFD, "\xc5\xbf\xcc\x87");
+    expect("\xe1\xba\x9b", NFKC, "\xe1\xb9\xa1");
+    /* Lowercase, char by char: dotted capital I becomes i + combining dot;
+     * a capital sigma is always the medial form (no word context). */
+    expect("ABC \xc3\x80 \xc4\xb0 \xce\xa3\xce\xa3", LOWER,
+           "abc \xc3\xa0 i\xcc\x87 \xcf\x83\xcf\x83");
 }
 END_TEST
 
@@ -61,10 +83,10 @@ static size_t put(uint32_t cp, char *o)
 }
 
 /* Normalizes into a reused buffer (the loop below runs ~200k times). */
-static void nf_into(tok_buf *b, const char *s, size_t n, int compose)
+static void nf_into(tok_buf *b, const char *s, size_t n, int form)
 {
     b->len = 0;
-    ck_assert_int_eq(tok_normalize_nf(s, n, compose, b), 0);
+    ck_assert_int_eq(tok_normalize_nf(s, n, form, b), 0);
 }
 
 static int same(const tok_buf *a, const tok_buf *b)
@@ -84,14 +106,17 @@ START_TEST(test_all_code_points)
             if (cp >= 0xD800 && cp < 0xE000)
                 continue;
             size_t n = put(cp, buf);
-            nf_into(&c, buf, n, 1);
-            nf_into(&d, buf, n, 0);
-            nf_into(&x, c.p, c.len, 1);
-            ck_assert_msg(same(&x, &c), "NFC not idempotent at U+%04X", cp);
-            nf_into(&x, d.p, d.len, 0);
-            ck_assert_msg(same(&x, &d), "NFD not idempotent at U+%04X", cp);
-            nf_into(&x, c.p, c.len, 0);
-            ck_assert_msg(same(&x, &d), "NFD(NFC(x)) != NFD(x) at U+%04X", cp);
+            /* The compatibility forms only over the BMP, to keep it quick. */
+            for (int compat = 0; compat <= (cp < 0x10000 ? TOK_NF_COMPAT : 0); compat += TOK_NF_COMPAT) {
+                nf_into(&c, buf, n, TOK_NF_COMPOSE | compat);
+                nf_into(&d, buf, n, compat);
+                nf_into(&x, c.p, c.len, TOK_NF_COMPOSE | compat);
+                ck_assert_msg(same(&x, &c), "form %d: C not idempotent at U+%04X", compat, cp);
+                nf_into(&x, d.p, d.len, compat);
+                ck_assert_msg(same(&x, &d), "form %d: D not idempotent at U+%04X", compat, cp);
+                nf_into(&x, c.p, c.len, compat);
+                ck_assert_msg(same(&x, &d), "form %d: D(C(x)) != D(x) at U+%04X", compat, cp);
+            }
         }
     }
     free(c.p);

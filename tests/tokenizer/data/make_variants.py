@@ -129,6 +129,15 @@ def main():
                                           'prepend_scheme': 'always', 'split': True},
                                    {'type': 'Metaspace', 'replacement': '\u2581',
                                     'prepend_scheme': 'always', 'split': True})
+    # Compatibility forms and lowercasing (the Metaspace "first" head must
+    # follow a first char that expands, e.g. U+FB01 -> "fi").
+    variants['nfkc_lowercase'] = (
+        {'type': 'Sequence', 'normalizers': [{'type': 'NFKC'}, {'type': 'Lowercase'}]},
+        {'type': 'Sequence', 'pretokenizers': [
+            split('[,.;:!?]', 'Isolated'),
+            {'type': 'Metaspace', 'replacement': '\u2581', 'prepend_scheme': 'first', 'split': True}]},
+        {'type': 'Metaspace', 'replacement': '\u2581', 'prepend_scheme': 'first', 'split': True})
+    variants['nfkd'] = ({'type': 'NFKD'}, {'type': 'WhitespaceSplit'}, None)
     # Metaspace "first" after a split: only pieces starting at the input's
     # start get the prefix (HF judges by original offsets).
     variants['metaspace_first_after_split'] = (

@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
-"""Writes tok_nfc_tables.c: the Unicode data NFC needs, taken from Python's
-unicodedata (run: python3 gen_nfc_tables.py > tok_nfc_tables.c).
+"""Writes tok_nfc_tables.c: the Unicode data the NFC / NFD / NFKC / NFKD
+and Lowercase normalizers need, taken from Python's unicodedata and
+str.lower (run: python3 gen_nfc_tables.py > tok_nfc_tables.c).
 
   - canonical combining classes (ranges of equal non-zero class),
   - canonical decompositions (one or two code points; applied recursively),
+  - compatibility expansions: the full NFKD of every char whose NFKD differs
+    from its NFD (already decomposed, so applied once),
   - primary composites (pairs that recompose: composition exclusions,
     singletons and non-starter decompositions left out),
-  - the code points NFC may change (the quick-check fast path).
+  - the code points each form may change (the quick-check fast paths),
+  - per-char lowercase mappings (Rust's char::to_lowercase, which HF's
+    Lowercase normalizer applies char by char).
 Hangul syllables are algorithmic and not tabled.
 """
 import sys
@@ -63,6 +68,38 @@ def main():
         out.write('    {0x%X, 0x%X, 0x%X},\n' % (a, b, c))
     out.write('};\nconst size_t tok_compose_count = %d;\n\n' % len(pairs))
 
+    compat = []
+    for cp in range(MAX):
+        if 0xD800 <= cp < 0xE000:
+            continue
+        k = ud.normalize('NFKD', chr(cp))
+        if k != ud.normalize('NFD', chr(cp)):
+            compat.append((cp, [ord(c) for c in k]))
+    pool = []
+    out.write('const tok_expand tok_compat[] = {\n')
+    for cp, k in compat:
+        out.write('    {0x%X, %d, %d},\n' % (cp, len(pool), len(k)))
+        pool.extend(k)
+    out.write('};\nconst size_t tok_compat_count = %d;\n\n' % len(compat))
+
+    lower = []
+    for cp in range(MAX):
+        if 0xD800 <= cp < 0xE000:
+            continue
+        low = chr(cp).lower()
+        if low != chr(cp):
+            lower.append((cp, len(pool), len(low)))
+            pool.extend(ord(c) for c in low)
+    out.write('const tok_expand tok_lower[] = {\n')
+    for cp, at, n in lower:
+        out.write('    {0x%X, %d, %d},\n' % (cp, at, n))
+    out.write('};\nconst size_t tok_lower_count = %d;\n\n' % len(lower))
+
+    out.write('const uint32_t tok_expand_pool[] = {\n')
+    for i in range(0, len(pool), 8):
+        out.write('    ' + ', '.join('0x%X' % c for c in pool[i:i + 8]) + ',\n')
+    out.write('};\n\n')
+
     # Code points that may change the text (the quick checks): for NFC,
     # chars not stable under NFC, non-zero classes and the second halves of
     # compositions (Hangul V/T included); for NFD, everything decomposable
@@ -75,6 +112,12 @@ def main():
     nfd = set(cp for cp, _ in decomps) | combining | set(range(0xAC00, 0xD7A4))
     write_spans(out, 'tok_nfc_touch', nfc)
     write_spans(out, 'tok_nfd_touch', nfd)
+    nfkc = set(cp for cp in range(MAX)
+               if not 0xD800 <= cp < 0xE000 and ud.normalize('NFKC', chr(cp)) != chr(cp))
+    nfkc |= nfc
+    nfkd = nfd | set(cp for cp, _ in compat)
+    write_spans(out, 'tok_nfkc_touch', nfkc)
+    write_spans(out, 'tok_nfkd_touch', nfkd)
 
 
 def write_spans(out, name, cps):

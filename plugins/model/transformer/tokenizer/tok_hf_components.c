@@ -119,8 +119,13 @@ static int normalizer(tokenizer *t, tok_jctx *j, const cJSON *node, const char *
         return -1;
     if (!strcmp(type, "Sequence"))
         return each(t, j, node, path, "normalizers", depth, normalizer);
-    if (!strcmp(type, "NFC") || !strcmp(type, "NFD")) {
-        n.kind = type[2] == 'C' ? TOK_NORM_NFC : TOK_NORM_NFD;
+    if (!strcmp(type, "NFC") || !strcmp(type, "NFD") || !strcmp(type, "NFKC") ||
+        !strcmp(type, "NFKD") || !strcmp(type, "Lowercase")) {
+        n.kind = !strcmp(type, "NFC")    ? TOK_NORM_NFC
+                 : !strcmp(type, "NFD")  ? TOK_NORM_NFD
+                 : !strcmp(type, "NFKC") ? TOK_NORM_NFKC
+                 : !strcmp(type, "NFKD") ? TOK_NORM_NFKD
+                                         : TOK_NORM_LOWERCASE;
         s = "";
     } else if (!strcmp(type, "Replace")) {
         n.kind = TOK_NORM_REPLACE;
@@ -139,8 +144,8 @@ static int normalizer(tokenizer *t, tok_jctx *j, const cJSON *node, const char *
     } else {
         char f[256];
         return tok_jfail(j, tok_jpath(f, sizeof f, path, "type"),
-                         "normalizer '%s' is not supported (supported: NFC, NFD, Replace, "
-                         "Prepend, Strip, Sequence)", type);
+                         "normalizer '%s' is not supported (supported: NFC, NFD, NFKC, NFKD, "
+                         "Lowercase, Replace, Prepend, Strip, Sequence)", type);
     }
     n.content_len = strlen(s);
     n.content = tok_strndup(s, n.content_len);

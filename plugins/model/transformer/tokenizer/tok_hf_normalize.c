@@ -32,6 +32,34 @@ static int replace_all(pcre2_match_data *md, const pcre2_code *re, const char *c
 
 /* Runs the normalizers over s[0..n), appending the result to out; cur and
  * next are scratch buffers. */
+static int apply_chars(tok_norm_kind kind, const char *s, size_t n, tok_buf *out)
+{
+    static const int form[] = {
+        [TOK_NORM_NFC] = TOK_NF_COMPOSE, [TOK_NORM_NFD] = 0,
+        [TOK_NORM_NFKC] = TOK_NF_COMPOSE | TOK_NF_COMPAT, [TOK_NORM_NFKD] = TOK_NF_COMPAT};
+    return kind == TOK_NORM_LOWERCASE ? tok_lowercase(s, n, out) : tok_normalize_nf(s, n, form[kind], out);
+}
+
+/* A Unicode form or lowercasing.  The head becomes what the first char
+ * turned into, or the first output char when that is longer (a char
+ * composed with the marks after it). */
+static int normalize_chars(tok_norm_kind kind, const char *s, size_t n, tok_buf *out, size_t *head)
+{
+    size_t before = out->len;
+    if (apply_chars(kind, s, n, out))
+        return -1;
+    if (*head && out->len > before) {
+        tok_buf first = {0};
+        int rc = apply_chars(kind, s, tok_char_len(s, n), &first);
+        size_t own = first.len, lead = tok_char_len(out->p + before, out->len - before);
+        free(first.p);
+        if (rc)
+            return -1;
+        *head = own > lead ? own : lead;
+    }
+    return 0;
+}
+
 int tok_hf_normalize_into(const tokenizer *t, pcre2_match_data *md, const char *s, size_t n,
                           tok_buf *cur, tok_buf *next, tok_buf *out, size_t *head)
 {
@@ -48,10 +76,10 @@ int tok_hf_normalize_into(const tokenizer *t, pcre2_match_data *md, const char *
         switch (nm->kind) {
         case TOK_NORM_NFC:
         case TOK_NORM_NFD:
-            rc = tok_normalize_nf(c, len, nm->kind == TOK_NORM_NFC, next);
-            /* The first char (composed or not) still stems from the first. */
-            if (h && next->len)
-                h = tok_char_len(next->p, next->len);
+        case TOK_NORM_NFKC:
+        case TOK_NORM_NFKD:
+        case TOK_NORM_LOWERCASE:
+            rc = normalize_chars(nm->kind, c, len, next, &h);
             break;
         case TOK_NORM_REPLACE:
             rc = replace_all(md, nm->re, nm->content, nm->content_len, c, len, next, &h);

@@ -163,6 +163,9 @@ static inline const char *tok_piece(const tok_pieces *p, size_t i) { return p->t
 typedef enum tok_norm_kind {
     TOK_NORM_NFC = 1,
     TOK_NORM_NFD,
+    TOK_NORM_NFKC,
+    TOK_NORM_NFKD,
+    TOK_NORM_LOWERCASE,
     TOK_NORM_REPLACE,
     TOK_NORM_PREPEND,
     TOK_NORM_STRIP

@@ -1,9 +1,9 @@
 /*
- * tok_nfc.c — Unicode normalization forms C and D (UAX #15): canonical
- * decomposition, canonical ordering of combining marks, then (for NFC)
- * canonical composition.  Runs of text without any code point NFC could
- * change are copied untouched, so ASCII and most CJK cost one table probe
- * per char.
+ * tok_nfc.c — Unicode normalization forms C, D, KC and KD (UAX #15):
+ * canonical (or compatibility) decomposition, canonical ordering of
+ * combining marks, then (for C and KC) canonical composition; and per-char
+ * lowercasing.  Text without any code point the form could change is
+ * copied untouched, so ASCII and most CJK cost one table probe per char.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +70,21 @@ static const tok_decomp *decomp_of(uint32_t cp)
     return NULL;
 }
 
+static const tok_expand *expand_of(const tok_expand *t, size_t count, uint32_t cp)
+{
+    size_t lo = 0, hi = count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cp < t[mid].cp)
+            hi = mid;
+        else if (cp > t[mid].cp)
+            lo = mid + 1;
+        else
+            return &t[mid];
+    }
+    return NULL;
+}
+
 /* The primary composite of a + b, or 0. */
 static uint32_t compose_pair(uint32_t a, uint32_t b)
 {
@@ -113,9 +128,20 @@ static int cps_push(cps *v, uint32_t cp)
     return 0;
 }
 
-/* Full canonical decomposition of cp appended to v. */
-static int decompose(uint32_t cp, cps *v)
+/* Full canonical (or, with compat, compatibility) decomposition of cp
+ * appended to v.  A char whose NFKD differs from its NFD has its whole
+ * NFKD tabled; every other char decomposes the same way in both. */
+static int decompose(uint32_t cp, cps *v, int compat)
 {
+    if (compat) {
+        const tok_expand *x = expand_of(tok_compat, tok_compat_count, cp);
+        if (x) {
+            for (uint32_t i = 0; i < x->n; i++)
+                if (cps_push(v, tok_expand_pool[x->at + i]))
+                    return -1;
+            return 0;
+        }
+    }
     if (cp >= S_BASE && cp < S_BASE + S_COUNT) {
         uint32_t s = cp - S_BASE;
         if (cps_push(v, L_BASE + s / N_COUNT) || cps_push(v, V_BASE + (s % N_COUNT) / T_COUNT))
@@ -125,9 +151,9 @@ static int decompose(uint32_t cp, cps *v)
     const tok_decomp *d = decomp_of(cp);
     if (!d)
         return cps_push(v, cp);
-    if (decompose(d->a, v))
+    if (decompose(d->a, v, 0))
         return -1;
-    return d->b ? decompose(d->b, v) : 0;
+    return d->b ? decompose(d->b, v, 0) : 0;
 }
 
 /* Sorts each run of non-starters by combining class, stably. */
@@ -188,14 +214,26 @@ static uint32_t next_cp(const unsigned char *s, size_t n, size_t *k)
     return cp;
 }
 
-int tok_normalize_nf(const char *s, size_t n, int do_compose, tok_buf *out)
+int tok_normalize_nf(const char *s, size_t n, int form, tok_buf *out)
 {
     const unsigned char *u = (const unsigned char *)s;
+    int do_compose = form & TOK_NF_COMPOSE, compat = form & TOK_NF_COMPAT;
     /* Fast path: nothing the form could change.  Below U+0300 (lead byte
-     * 0xCC) NFC changes nothing; below U+00C0 (0xC3) NFD neither. */
-    const tok_span *touch = do_compose ? tok_nfc_touch : tok_nfd_touch;
-    size_t count = do_compose ? tok_nfc_touch_count : tok_nfd_touch_count, i = 0, k;
-    unsigned char safe = do_compose ? 0xCC : 0xC3;
+     * 0xCC) NFC changes nothing, below U+00C0 (0xC3) NFD neither; the
+     * compatibility forms already change U+00A0. */
+    const tok_span *touch;
+    size_t count;
+    unsigned char safe;
+    if (compat) {
+        touch = do_compose ? tok_nfkc_touch : tok_nfkd_touch;
+        count = do_compose ? tok_nfkc_touch_count : tok_nfkd_touch_count;
+        safe = 0x80;
+    } else {
+        touch = do_compose ? tok_nfc_touch : tok_nfd_touch;
+        count = do_compose ? tok_nfc_touch_count : tok_nfd_touch_count;
+        safe = do_compose ? 0xCC : 0xC3;
+    }
+    size_t i = 0, k;
     while (i < n) {
         if (u[i] < safe) {
             i++;
@@ -211,7 +249,7 @@ int tok_normalize_nf(const char *s, size_t n, int do_compose, tok_buf *out)
     cps v = {0};
     int rc = 0;
     for (i = 0; i < n && rc == 0; i += k)
-        rc = decompose(next_cp(u + i, n - i, &k), &v);
+        rc = decompose(next_cp(u + i, n - i, &k), &v, compat);
     if (rc == 0) {
         canonical_order(&v);
         if (do_compose)
@@ -223,4 +261,32 @@ int tok_normalize_nf(const char *s, size_t n, int do_compose, tok_buf *out)
     }
     free(v.p);
     return rc;
+}
+
+int tok_lowercase(const char *s, size_t n, tok_buf *out)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    if (tok_buf_reserve(out, n))
+        return -1;
+    for (size_t i = 0, k; i < n; i += k) {
+        if (u[i] < 0x80) {
+            char c = (char)(u[i] >= 'A' && u[i] <= 'Z' ? u[i] + 32 : u[i]);
+            k = 1;
+            if (tok_buf_add(out, &c, 1))
+                return -1;
+            continue;
+        }
+        const tok_expand *x = expand_of(tok_lower, tok_lower_count, next_cp(u + i, n - i, &k));
+        if (!x) {
+            if (tok_buf_add(out, s + i, k))
+                return -1;
+            continue;
+        }
+        for (uint32_t j = 0; j < x->n; j++) {
+            char buf[4];
+            if (tok_buf_add(out, buf, tok_utf8_put(tok_expand_pool[x->at + j], buf)))
+                return -1;
+        }
+    }
+    return 0;
 }

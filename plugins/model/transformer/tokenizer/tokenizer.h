@@ -28,7 +28,8 @@
  *     U+FFFD per bad byte sequence (HF only ever sees valid strings).
  *
  * tokenizer.json support (anything else is a load error naming the field):
- *   normalizers  NFC, NFD, Replace (string/regex), Prepend, Strip, Sequence
+ *   normalizers  NFC, NFD, NFKC, NFKD, Lowercase, Replace (string/regex),
+ *                Prepend, Strip, Sequence
  *   pre-tokens   ByteLevel (GPT-2 regex, add_prefix_space), Split (string or
  *                regex; all five behaviours; invert), Metaspace (prepend
  *                always/first/never, split), Digits, Whitespace,
@@ -42,8 +43,8 @@
  *   decoders     ByteLevel, Metaspace, ByteFallback, Fuse, Strip, Replace,
  *                Sequence
  * Regexes are Oniguruma syntax in HF; they compile with PCRE2 (UTF + UCP)
- * with \w, \W and ^/$ translated to Oniguruma's meaning.  NFC/NFD tables
- * are Unicode 14.0.
+ * with \w, \W and ^/$ translated to Oniguruma's meaning.  Normalization
+ * and lowercase tables are Unicode 14.0.
  *
  * A tokenizer is immutable after loading: encode/decode may run on several
  * threads at once.  Errors name the file and the JSON field at fault.
