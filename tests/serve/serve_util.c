@@ -33,14 +33,15 @@ static double now_s(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-int st_server_start(st_server *s, const char *const *extra, char *msg, size_t msglen)
+int st_server_start(st_server *s, const char *model, const char *const *extra, char *msg,
+                    size_t msglen)
 {
     memset(s, 0, sizeof *s);
     s->pid = -1;
     const char *bdir = getenv("RLAIF_BUILD_DIR");
     char exe[4096];
     snprintf(exe, sizeof exe, "%s/rlaif", bdir ? bdir : ".");
-    const char *argv[32] = {exe, "serve", "--model", st_model_path(), "--port", "0"};
+    const char *argv[32] = {exe, "serve", "--model", model ? model : st_model_path(), "--port", "0"};
     int argc = 6;
     for (size_t i = 0; extra && extra[i] && argc < 31; i++) argv[argc++] = extra[i];
     argv[argc] = NULL;

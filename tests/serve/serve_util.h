@@ -20,11 +20,12 @@ typedef struct st_server {
 /* The stories260K checkpoint under $RLAIF_SOURCE_DIR (static buffer). */
 const char *st_model_path(void);
 
-/* Starts `$RLAIF_BUILD_DIR/rlaif serve --model PATH --port 0 EXTRA...`
- * (extra: NULL-terminated, may be NULL), waits for "listening on" and
- * parses the port.  The child gets SIGTERM if the test process dies.
- * Returns 0, or -1 with a message. */
-int st_server_start(st_server *s, const char *const *extra, char *msg, size_t msglen);
+/* Starts `$RLAIF_BUILD_DIR/rlaif serve --model MODEL --port 0 EXTRA...`
+ * (model NULL: stories260K; extra: NULL-terminated, may be NULL), waits for
+ * "listening on" and parses the port.  The child gets SIGTERM if the test
+ * process dies.  Returns 0, or -1 with a message. */
+int st_server_start(st_server *s, const char *model, const char *const *extra, char *msg,
+                    size_t msglen);
 
 /* Sends `sig` (SIGTERM if 0) and waits up to 10 s (then SIGKILL).  Returns
  * the exit status, 128+signal when killed by a signal, -1 if not running. */

@@ -20,7 +20,7 @@ static st_server server;
 static void server_up(void)
 {
     char msg[2048];
-    if (st_server_start(&server, NULL, msg, sizeof msg)) {
+    if (st_server_start(&server, NULL, NULL, msg, sizeof msg)) {
         fprintf(stderr, "test_http_labeler: %s\n", msg);
         exit(EXIT_FAILURE);
     }

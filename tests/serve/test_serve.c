@@ -26,7 +26,7 @@ static st_server server;
 static void server_up(void)
 {
     char msg[2048];
-    if (st_server_start(&server, NULL, msg, sizeof msg)) {
+    if (st_server_start(&server, NULL, NULL, msg, sizeof msg)) {
         fprintf(stderr, "test_serve: %s\n", msg);
         exit(EXIT_FAILURE);
     }
@@ -470,7 +470,7 @@ START_TEST(signals_stop_cleanly)
     for (int i = 0; i < 2; i++) {
         st_server s;
         char msg[2048];
-        ck_assert_msg(st_server_start(&s, NULL, msg, sizeof msg) == 0, "%s", msg);
+        ck_assert_msg(st_server_start(&s, NULL, NULL, msg, sizeof msg) == 0, "%s", msg);
         st_response r;
         ck_assert_int_eq(st_http(s.port, "GET", "/v1/models", NULL, &r), 0);
         st_response_free(&r);
@@ -492,7 +492,7 @@ START_TEST(slow_clients_time_out)
     st_server s;
     char msg[2048];
     const char *extra[] = {"--timeout", "1", NULL};
-    ck_assert_msg(st_server_start(&s, extra, msg, sizeof msg) == 0, "%s", msg);
+    ck_assert_msg(st_server_start(&s, NULL, extra, msg, sizeof msg) == 0, "%s", msg);
     const char *half = "POST /v1/completions HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"prompt\"";
     st_response r;
     ck_assert_int_eq(st_http_raw(s.port, half, strlen(half), &r), 0);
@@ -510,7 +510,7 @@ START_TEST(bad_options_are_refused)
     st_server s;
     char msg[2048];
     const char *bad_backend[] = {"--backend", "no_such_backend", NULL};
-    ck_assert_int_ne(st_server_start(&s, bad_backend, msg, sizeof msg), 0);
+    ck_assert_int_ne(st_server_start(&s, NULL, bad_backend, msg, sizeof msg), 0);
     ck_assert_msg(strstr(msg, "no_such_backend"), "%s", msg);
 }
 END_TEST
