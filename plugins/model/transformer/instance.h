@@ -33,14 +33,15 @@ typedef struct tf_instance {
     uint32_t kept_want;
     float kept_temperature;
 
-    /* Training (plugin_train.c): backward workspace, AdamW moments and the
-     * tensor table the optimizer walks (allocated on first use). */
+    /* Training (plugin_train.c): the backward's workspace (grown on first
+     * use) and the rest of the training state (LoRA, optimizer groups,
+     * frozen mask, views; a view's own weight snapshot). */
     tf_bwd_ws ws;
-    adamw_state opt;
-    adamw_tensor *opt_tensors;
-    size_t n_opt_tensors;
+    struct tf_train *train;
 
-    /* Reserved: frozen views (reference()) share `m` with their base. */
+    /* Frozen views (reference()): `base` is the instance they view; with
+     * LoRA they share `m`, without it they share it until the base first
+     * changes its weights and then own a snapshot (plugin_train.c). */
     int is_view;
     struct tf_instance *base;
 } tf_instance;

@@ -33,8 +33,10 @@
  * separates stories with BOS, as llama2.c's run.c does when sampling).
  *
  * Training (plugin_train.c, on train/): backward, step (AdamW), zero_grad,
- * save (RLAIF_SAVE_WEIGHTS).  Not wired yet (NULL): load_state, reference;
- * LoRA and training-state files are in train/ waiting to be wired.
+ * save (HF weights, PEFT adapter, training state), load_state (exact
+ * resume), reference (frozen views).  Its config keys — lora {rank, alpha,
+ * targets, dropout, rslora}, adapter, trainable, freeze, save_dtype — are
+ * documented at the top of plugin_train.c.
  */
 #include <errno.h>
 #include <glob.h>
@@ -44,6 +46,7 @@
 
 #include "instance.h"
 #include "pconfig.h"
+#include "plugin_train.h"
 #include "rlaif/plugin.h"
 
 #define WHO "model/transformer"
@@ -174,7 +177,8 @@ static rlaif_status tf_create(const rlaif_host *host, const char *config, void *
 {
     *out = NULL;
     static const char *const keys[] = {"path", "tokenizer", "threads", "value_head",
-                                       "score_head", "seed", "decode_bf16", NULL};
+                                       "score_head", "seed", "decode_bf16",
+                                       TF_TRAIN_CONFIG_KEYS, NULL};
     pconfig c;
     if (pconfig_open(&c, WHO, config, err, errlen)) return pconfig_close(&c);
     const char *path = pconfig_string(&c, "path", NULL);
@@ -184,6 +188,7 @@ static rlaif_status tf_create(const rlaif_host *host, const char *config, void *
     int score_head = pconfig_bool(&c, "score_head", 0);
     uint64_t seed = (uint64_t)pconfig_int(&c, "seed", 0, 0, INT64_MAX);
     int decode_bf16 = pconfig_bool(&c, "decode_bf16", 0);
+    tf_train_config *tc = tf_train_config_parse(&c); /* plugin_train.c */
     if (!c.failed && !path) pconfig_fail(&c, "config key 'path' is required");
     pconfig_no_other_keys(&c, keys);
     tf_instance *in = NULL;
@@ -199,6 +204,7 @@ static rlaif_status tf_create(const rlaif_host *host, const char *config, void *
         free(in);
         free(rpath);
         free(rtok);
+        tf_train_config_free(tc);
         return st;
     }
     in->host = host;
@@ -208,6 +214,8 @@ static rlaif_status tf_create(const rlaif_host *host, const char *config, void *
     free(rtok);
     if (!st) st = tf_engine_init(&in->eng, in->m, threads, err, errlen);
     if (!st && decode_bf16) st = tf_engine_use_bf16_decode(&in->eng, err, errlen);
+    if (!st) st = tf_train_init(in, tc, err, errlen);
+    tf_train_config_free(tc);
     if (st) {
         tf_destroy(in);
         return st;
@@ -232,7 +240,7 @@ static rlaif_status tf_info(void *self, rlaif_model_info *out)
     out->eos_id = in->tok ? tokenizer_eos(in->tok) : c->eos_id;
     out->pad_id = c->pad_id;
     out->n_params = in->m->n_params;
-    out->n_trainable = in->is_view ? 0 : in->m->n_params;
+    out->n_trainable = tf_train_n_trainable(in);
     out->dim = c->dim;
     out->n_layers = c->n_layers;
     out->n_heads = c->n_heads;
@@ -240,7 +248,7 @@ static rlaif_status tf_info(void *self, rlaif_model_info *out)
     out->hidden_dim = c->hidden_dim;
     out->has_value_head = (uint8_t)c->value_head;
     out->has_score_head = (uint8_t)c->score_head;
-    out->has_lora = 0;
+    out->has_lora = (uint8_t)tf_train_has_lora(in);
     out->is_frozen = (uint8_t)in->is_view;
     return RLAIF_OK;
 }
@@ -347,6 +355,7 @@ static rlaif_status tf_generate_fn(void *self, const rlaif_seqs *prompts, const 
     if (s->n_stop_strings && !in->tok)
         return rlaif_errorf(err, errlen, RLAIF_E_UNSUPPORTED,
                             WHO ": stop strings need a tokenizer");
+    tf_train_prepare(in); /* LoRA: base and reference view take turns on the weights */
     in->kept = 0;
     /* The stop ids: the caller's, plus EOS unless ignore_eos. */
     int32_t eos = in->tok ? tokenizer_eos(in->tok) : in->m->cfg.eos_id;
@@ -418,6 +427,7 @@ static rlaif_status tf_forward_fn(void *self, const rlaif_seqs *seqs, uint32_t w
         ((want & RLAIF_OUT_VALUES) && !val) || ((want & RLAIF_OUT_SCORE) && !score))
         return rlaif_errorf(err, errlen, RLAIF_E_INVALID,
                             WHO ": forward: an output asked for in `want` has a NULL array");
+    tf_train_prepare(in);
     in->kept = 0;
     if (seqs->n == 0) return RLAIF_OK;
     int keep = (want & RLAIF_OUT_KEEP) != 0;
@@ -449,6 +459,7 @@ static rlaif_status tf_next_logprobs(void *self, const rlaif_seqs *seqs, float *
     if (st) return st;
     if (!out && seqs->n)
         return rlaif_errorf(err, errlen, RLAIF_E_INVALID, WHO ": next_logprobs: out is NULL");
+    tf_train_prepare(in);
     in->kept = 0;
     if (seqs->n == 0) return RLAIF_OK;
     st = tf_forward(&in->eng, seqs->n, seqs->ids, seqs->len, 0, NULL, err, errlen);
@@ -482,9 +493,9 @@ static const rlaif_model_vtable tf_vtable = {
     .backward = tf_plugin_backward, /* plugin_train.c */
     .step = tf_plugin_step,
     .zero_grad = tf_plugin_zero_grad,
-    .save = tf_plugin_save,         /* RLAIF_SAVE_WEIGHTS only so far */
-    .load_state = NULL,             /* not yet: training-state files, LoRA */
-    .reference = NULL,              /* not yet: frozen views */
+    .save = tf_plugin_save,
+    .load_state = tf_plugin_load_state,
+    .reference = tf_plugin_reference,
 };
 
 static const rlaif_plugin_info tf_info_static = {
@@ -493,9 +504,11 @@ static const rlaif_plugin_info tf_info_static = {
     .kind = RLAIF_KIND_MODEL,
     .name = "transformer",
     .version = "0.1.0",
-    .description = "Llama / Qwen2 / GPT-2 engine on OpenBLAS: KV-cache batched generation, scoring",
-    .caps = RLAIF_CAP_MODEL_GENERATE | RLAIF_CAP_MODEL_FORWARD | RLAIF_CAP_MODEL_TRAIN |
-            RLAIF_CAP_MODEL_VALUE_HEAD | RLAIF_CAP_MODEL_SCORE_HEAD,
+    .description = "Llama / Qwen2 / GPT-2 engine on OpenBLAS: KV-cache batched generation, "
+                   "scoring, training (AdamW, LoRA, frozen reference views, exact resume)",
+    .caps = RLAIF_CAP_SAVE | RLAIF_CAP_MODEL_GENERATE | RLAIF_CAP_MODEL_FORWARD |
+            RLAIF_CAP_MODEL_TRAIN | RLAIF_CAP_MODEL_LORA | RLAIF_CAP_MODEL_VALUE_HEAD |
+            RLAIF_CAP_MODEL_SCORE_HEAD | RLAIF_CAP_MODEL_REFERENCE,
     .vtable = &tf_vtable,
 };
 
