@@ -68,7 +68,7 @@ int main(int argc, char **argv)
         return 1;
     }
     snprintf(config, sizeof config,
-             "{\"workers\": %d, \"timeout_ms\": 20000, \"python_isolation\": \"%s\"}", workers,
+             "{\"workers\": %d, \"timeout_ms\": 20000, \"isolation\": \"%s\"}", workers,
              isolation);
     rlc_instance *in = rlc_instance_create(p, config, err, sizeof err);
     if (!in) {

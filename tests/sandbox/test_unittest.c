@@ -184,7 +184,7 @@ START_TEST(test_reward_hacks_earn_nothing)
     reward r;
     reward_open(&r, _i == 0 ? "{\"timeout_ms\": 20000, \"workers\": 2}"
                             : "{\"timeout_ms\": 20000, \"workers\": 2, "
-                              "\"python_isolation\": \"shared\"}");
+                              "\"isolation\": \"shared\"}");
     sample s[] = {
         /* exit(0) before the tests */
         {"import os\nos._exit(0)\n", PY_ADD_TESTS},
@@ -279,6 +279,7 @@ END_TEST
  * driver file and answers from them.  Only process isolation stops these
  * (docs/sandbox.md); with it they earn nothing. */
 START_TEST(test_targeted_hacks_fail_in_process_isolation)
+/* (Python and Lua) */
 {
     reward r;
     reward_open(&r, "{\"timeout_ms\": 20000, \"workers\": 2}");
@@ -326,27 +327,58 @@ START_TEST(test_targeted_hacks_fail_in_process_isolation)
         "        except OSError:\n"
         "            pass\n"
         "    return reached\n";
+    const char *lua_read_tests =
+        "function mystery(x)\n"
+        "  local f = io.open('driver.lua', 'rb')\n"
+        "  if not f then return nil end\n"
+        "  local src = f:read('a')\n"
+        "  f:close()\n"
+        "  for h in src:gmatch(\"'(%x%x%x%x%x%x%x%x+)'\") do\n"
+        "    local t = h:gsub('..', function(c) return string.char(tonumber(c, 16)) end)\n"
+        "    local a, b = t:match('assert%(mystery%((%-?%d+)%) == (%-?%d+)%)')\n"
+        "    if a and tonumber(a) == x then return tonumber(b) end\n"
+        "  end\n"
+        "end\n";
+    const char *lua_probe =
+        "function probe()\n"
+        "  local st = io.open('/proc/self/stat'):read('a')\n"
+        "  local ppid = st:match('^%d+ %b() %S+ (%d+)')\n"
+        "  local reached = {}\n"
+        "  for _, p in ipairs({{'/proc/' .. ppid .. '/fd/4', 'wb'}, {'/proc/' .. ppid .. '/mem', 'rb'},\n"
+        "                      {'/proc/' .. ppid .. '/environ', 'rb'}, {'driver.lua', 'rb'}}) do\n"
+        "    local f = io.open(p[1], p[2])\n"
+        "    if f then f:close() reached[#reached + 1] = p[1] end\n"
+        "  end\n"
+        "  return #reached\n"
+        "end\n";
     sample s[] = {
         {forge, PY_ADD_TESTS},
         {read_tests, mystery_tests},
+        {lua_read_tests, "{\"language\": \"lua\", \"tests\": "
+                         "[\"assert(mystery(1) == 17)\", \"assert(mystery(2) == 4)\"]}"},
         {probe, "{\"language\": \"python\", \"tests\": [\"assert probe() == []\"]}"},
+        {lua_probe, "{\"language\": \"lua\", \"tests\": [\"assert(probe() == 0)\"]}"},
     };
-    float rewards[3];
-    const char *details[3];
-    score(&r, s, 3, rewards, NULL, details);
-    for (size_t i = 0; i < 2; i++)
+    float rewards[5];
+    const char *details[5];
+    score(&r, s, 5, rewards, NULL, details);
+    for (size_t i = 0; i < 3; i++)
         ck_assert_msg(rewards[i] == 0.0f, "targeted hack %zu earned %g: %s", i, rewards[i],
                       details[i]);
-    ck_assert_msg(rewards[2] == 1.0f, "the candidate reached the driver: %s", details[2]);
+    ck_assert_msg(rewards[3] == 1.0f, "the candidate reached the driver: %s", details[3]);
+    if (strstr(details[4], "\"isolation\":\"process\""))   /* needs fs.suid_dumpable != 1 */
+        ck_assert_msg(rewards[4] == 1.0f, "the Lua candidate reached the driver: %s", details[4]);
     reward_close(&r);
 
     /* The same code in one shared interpreter does fool the tests: proof
      * that the hacks are real and that isolation is what stops them. */
-    reward_open(&r, "{\"timeout_ms\": 20000, \"python_isolation\": \"shared\"}");
-    score(&r, s, 3, rewards, NULL, details);
+    reward_open(&r, "{\"timeout_ms\": 20000, \"isolation\": \"shared\"}");
+    score(&r, s, 5, rewards, NULL, details);
     ck_assert_msg(rewards[0] == 1.0f, "frame walk in shared mode: %g %s", rewards[0], details[0]);
     ck_assert_msg(rewards[1] == 1.0f, "test reading in shared mode: %g %s", rewards[1],
                   details[1]);
+    ck_assert_msg(rewards[2] == 1.0f, "Lua test reading in shared mode: %g %s", rewards[2],
+                  details[2]);
     reward_close(&r);
 }
 END_TEST

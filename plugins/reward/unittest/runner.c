@@ -192,6 +192,7 @@ rlaif_status ut_run_task(const ut_task *task, const ut_tools *tools, const sbx_l
     out->n_tests = task->n_tests;
     out->passed = 0;
     out->timed_out = out->crashed = out->compile_error = out->load_error = out->degraded = 0;
+    out->isolated = 0;
     for (size_t i = 0; i < task->n_tests; i++) out->status[i] = UT_NOT_RUN;
     if ((unsigned)task->lang >= UT_LANG_COUNT)
         return rlaif_errorf(err, errlen, RLAIF_E_INVALID, "unittest: unknown language");
@@ -210,12 +211,14 @@ rlaif_status ut_run_task(const ut_task *task, const ut_tools *tools, const sbx_l
     if (st) return st;
 
     ut_str driver = {0};
+    int isolated = 0;
     sbx_file files[3];
     size_t n_files = 0;
     const char *argv[8] = {0};
     char compile_cmd[700];
     switch (task->lang) {
     case UT_LANG_PYTHON:
+        isolated = task->isolated;
         ut_driver_python(&driver, task->tests, task->n_tests, task->entry, task->isolated);
         files[n_files++] = (sbx_file){"solution.py", task->code, task->code_len};
         files[n_files++] = (sbx_file){"driver.py", driver.s, driver.len};
@@ -227,9 +230,15 @@ rlaif_status ut_run_task(const ut_task *task, const ut_tools *tools, const sbx_l
         argv[0] = tool, argv[1] = "-I", argv[2] = "-S", argv[3] = "-B", argv[4] = "driver.py";
         break;
     case UT_LANG_LUA:
-        ut_driver_lua(&driver, task->tests, task->n_tests, task->entry);
+        /* Lua cannot make itself non-dumpable: the sandbox starts it so,
+         * where the kernel allows; otherwise the shared variant runs. */
+        isolated = task->isolated && sbx_nondumpable_supported();
+        ut_driver_lua(&driver, task->tests, task->n_tests, task->entry, isolated ? tool : NULL);
         files[n_files++] = (sbx_file){"solution.lua", task->code, task->code_len};
         files[n_files++] = (sbx_file){"driver.lua", driver.s, driver.len};
+        if (isolated)
+            files[n_files++] = (sbx_file){"host.lua", ut_driver_lua_host(),
+                                          strlen(ut_driver_lua_host())};
         argv[0] = tool, argv[1] = "-E", argv[2] = "driver.lua";
         break;
     case UT_LANG_C:
@@ -250,7 +259,8 @@ rlaif_status ut_run_task(const ut_task *task, const ut_tools *tools, const sbx_l
     }
 
     sbx_spec spec = {.argv = argv, .files = files, .n_files = n_files, .secret = nonce,
-                     .secret_len = 32, .lim = *lim};
+                     .secret_len = 32, .lim = *lim,
+                     .nondumpable = isolated && task->lang == UT_LANG_LUA};
     /* Room for every verdict line ("<32 hex> <index> pass\n") whatever the
      * output cap, so that a small cap never costs verdicts. */
     size_t need = 64 * task->n_tests + 4096;
@@ -261,6 +271,7 @@ rlaif_status ut_run_task(const ut_task *task, const ut_tools *tools, const sbx_l
 
     int done = 0;
     parse_results(&sr->res, nonce, out, &done);
+    out->isolated = isolated;
     out->timed_out = sr->timed_out;
     out->degraded = sr->degraded;
     out->compile_error =

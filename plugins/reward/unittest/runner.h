@@ -50,7 +50,7 @@ typedef struct ut_task {
     size_t n_tests;
     const char *entry;           /* OPTIONAL: the function under test, which
                                     the tests may also call as `candidate` */
-    int isolated;                /* Python: candidate in its own process (docs) */
+    int isolated;                /* Python, Lua: candidate in its own process (docs) */
 } ut_task;
 
 /* Nonzero when `s` is a C/Lua/Python identifier ([A-Za-z_][A-Za-z0-9_]*). */
@@ -65,6 +65,7 @@ typedef struct ut_outcome {
     int compile_error;     /* C only: cc failed */
     int load_error;        /* the candidate's code raised while loading */
     int degraded;          /* the sandbox ran without namespaces */
+    int isolated;          /* the candidate ran in its own process */
 } ut_outcome;
 
 /* Runs one task.  `sr` is a reusable sandbox result (its stderr holds the
@@ -94,7 +95,11 @@ void ut_str_free(ut_str *b);
 void ut_driver_python(ut_str *b, const char *const *tests, size_t n, const char *entry,
                       int isolated);
 const char *ut_driver_python_host(void);
-void ut_driver_lua(ut_str *b, const char *const *tests, size_t n, const char *entry);
+/* Lua: with `isolated_lua` (the interpreter's path) the candidate runs in a
+ * second interpreter (ut_driver_lua_host is its program, host.lua). */
+void ut_driver_lua(ut_str *b, const char *const *tests, size_t n, const char *entry,
+                   const char *isolated_lua);
+const char *ut_driver_lua_host(void);
 /* C: the translation unit with the tests (it #includes solution.c) and the
  * fixed driver unit. */
 void ut_driver_c_tests(ut_str *b, const char *const *tests, size_t n, const char *entry);

@@ -9,7 +9,7 @@
  *   language  "lua" | "python" | "c" (OPTIONAL: else the config's)
  *   entry     the function under test (OPTIONAL): the tests may call it as
  *             `candidate`
- *   isolation "process" | "shared" (OPTIONAL, Python: overrides the config)
+ *   isolation "process" | "shared" (OPTIONAL, Python and Lua: overrides the config)
  * The code is the first fenced block of the response in the language (else
  * the first fenced block, else the whole response).
  *
@@ -22,10 +22,11 @@
  *   max_procs         processes per sample       64      (4 .. 4096)
  *   max_file_mb       largest file written       16      (1 .. 4096)
  *   lua, python, cc   the tools' names or paths  "lua5.4", "python3", "cc"
- *   python_isolation  "process": the candidate runs in a second interpreter that
- *                     answers the tests' calls with plain data (verdicts cannot be
- *                     forged even by code aimed at the harness); "shared": one
- *                     interpreter (any test style)          "process"
+ *   isolation         "process": the candidate's Python or Lua runs in a second
+ *                     interpreter that answers the tests' calls with plain data
+ *                     (verdicts cannot be forged even by code aimed at the
+ *                     harness); "shared": one interpreter (any test style);
+ *                     C always shares                        "process"
  *
  * Reward: passed / total (0 for a sample without tests).  Metrics:
  * "passed", "total", "timed_out", "crashed".  Details: JSON with the
@@ -48,7 +49,7 @@ typedef struct unittest_reward {
     ut_lang language;
     sbx_limits lim;
     int workers;
-    int python_isolated;   /* Python candidates in their own process (runner.h) */
+    int isolated;          /* Python and Lua candidates in their own process (runner.h) */
     ut_tools tools;
     char **details;        /* [n_details] strings handed out by the last score() */
     size_t n_details;
@@ -64,7 +65,7 @@ static rlaif_status unittest_create(const rlaif_host *host, const char *config, 
 {
     static const char *const keys[] = {"language", "timeout_ms", "memory_mb", "max_output_bytes",
                                        "workers", "max_procs", "max_file_mb", "lua", "python",
-                                       "cc", "python_isolation", NULL};
+                                       "cc", "isolation", NULL};
     static const char *const langs[] = {"lua", "python", "c", NULL};
     static const char *const isolations[] = {"shared", "process", NULL};
     pconfig c;
@@ -79,7 +80,7 @@ static rlaif_status unittest_create(const rlaif_host *host, const char *config, 
     r.workers = (int)pconfig_int(&c, "workers", 2, 1, UT_MAX_WORKERS);
     r.lim.max_procs = (uint32_t)pconfig_int(&c, "max_procs", 64, 4, 4096);
     r.lim.max_file_bytes = (uint64_t)pconfig_int(&c, "max_file_mb", 16, 1, 4096) << 20;
-    r.python_isolated = pconfig_enum(&c, "python_isolation", "process", isolations) == 1;
+    r.isolated = pconfig_enum(&c, "isolation", "process", isolations) == 1;
     const char *lua = pconfig_string(&c, "lua", "lua5.4");
     const char *python = pconfig_string(&c, "python", "python3");
     const char *cc = pconfig_string(&c, "cc", "cc");
@@ -145,7 +146,7 @@ static int sample_task_read(const unittest_reward *self, const char *meta, sampl
 {
     memset(t, 0, sizeof *t);
     t->lang = self->language;
-    t->isolated = self->python_isolated;
+    t->isolated = self->isolated;
     if (!meta) return snprintf(why, whylen, "no metadata (a 'tests' list is needed)"), 1;
     t->root = cJSON_Parse(meta);
     if (!cJSON_IsObject(t->root)) return snprintf(why, whylen, "metadata is not a JSON object"), 1;
@@ -230,8 +231,8 @@ static char *details_json(const sample_task *t, const ut_outcome *o, const sbx_r
         cJSON_AddStringToObject(d, "error", error);
     } else {
         cJSON_AddStringToObject(d, "language", ut_lang_name(t->lang));
-        if (t->lang == UT_LANG_PYTHON)
-            cJSON_AddStringToObject(d, "isolation", t->isolated ? "process" : "shared");
+        if (t->lang != UT_LANG_C)
+            cJSON_AddStringToObject(d, "isolation", o->isolated ? "process" : "shared");
         cJSON_AddNumberToObject(d, "passed", (double)o->passed);
         cJSON_AddNumberToObject(d, "total", (double)o->n_tests);
         cJSON *arr = cJSON_AddArrayToObject(d, "tests");
@@ -315,7 +316,7 @@ static int score_one(batch_job *job, size_t i, sbx_result *sr, uint8_t **status,
         *cap = t.n_tests;
     }
     ut_task task = {.lang = t.lang, .tests = t.tests, .n_tests = t.n_tests, .entry = t.entry,
-                    .isolated = t.isolated && t.lang == UT_LANG_PYTHON};
+                    .isolated = t.isolated && t.lang != UT_LANG_C};
     ut_extract_code(b->responses[i] ? b->responses[i] : "", t.lang, &task.code, &task.code_len);
     ut_outcome o = {.status = *status};
     char err[400];
