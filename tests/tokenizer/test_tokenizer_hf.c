@@ -2,11 +2,12 @@
  * test_tokenizer_hf.c — tokenizer.json against Hugging Face `tokenizers`:
  * the shared GPT-2 golden vectors, and reference ids made with the Rust
  * tokenizer (node bindings) for Qwen3, GPT-2, three sentencepiece-style
- * files and nineteen small variants covering every Split behaviour, Digits,
+ * files and twenty-one small variants covering every Split behaviour, Digits,
  * Whitespace, Metaspace with split and with "first" after other steps
  * (HF's original-offset rule), modern split patterns (o200k-like,
  * DeepSeek-like), byte-level with a prefix space and
- * RoBERTa's post-processor, all normalizers and ignore_merges (see
+ * RoBERTa's post-processor, all normalizers, subword prefixes and
+ * end-of-word suffixes (BPEDecoder) and ignore_merges (see
  * data/README.md).  Also: encoding from several threads at once.  Every case checks the ids with and without
  * special tokens and both decodings, byte for byte.
  */
@@ -112,7 +113,7 @@ static const char *const refs[] = {
     "variants/bytelevel_prefix", "variants/metaspace_split", "variants/kitchen_sink",
     "variants/kitchen_sink_first", "variants/metaspace_first_after_split",
     "variants/split_o200k_style", "variants/split_deepseek_style",
-    "variants/nfkc_lowercase", "variants/nfkd",
+    "variants/nfkc_lowercase", "variants/nfkd", "variants/eow_suffix", "variants/subword_prefix",
     "variants/digits_whitespace", "variants/ignore_merges", "variants/normalizers",
     "variants/split_contiguous", "variants/split_invert", "variants/split_isolated_invert",
     "variants/split_merged_next", "variants/split_merged_prev", "variants/split_removed",

@@ -91,6 +91,50 @@ def byte_level_model(merges):
             'vocab': vocab, 'merges': ['%s %s' % m for m in out]}
 
 
+def affix_model(prefix, suffix):
+    """A char-level BPE whose symbols carry a continuing-subword prefix
+    (chars after the first) or an end-of-word suffix (the last char), with
+    merges learnt on the corpus in that form."""
+    words = collections.Counter()
+    for line in CORPUS:
+        for w in line.split():
+            syms = [w[0]] + [prefix + c for c in w[1:]]
+            syms[-1] += suffix
+            words[tuple(syms)] += 1
+    vocab = {'<unk>': 0}
+    for c in [chr(i) for i in range(33, 127)]:
+        for v in (c, prefix + c, c + suffix, prefix + c + suffix):
+            vocab.setdefault(v, len(vocab))
+    merges = []
+    for _ in range(60):
+        pairs = collections.Counter()
+        for w, n in words.items():
+            for a, b in zip(w, w[1:]):
+                pairs[(a, b)] += n
+        if not pairs:
+            break
+        (a, b), _ = max(pairs.items(), key=lambda kv: (kv[1], kv[0]))
+        merged = a + b[len(prefix):]
+        merges.append((a, b))
+        vocab.setdefault(merged, len(vocab))
+        new = collections.Counter()
+        for w, n in words.items():
+            out, i = [], 0
+            while i < len(w):
+                if i + 1 < len(w) and w[i] == a and w[i + 1] == b:
+                    out.append(merged)
+                    i += 2
+                else:
+                    out.append(w[i])
+                    i += 1
+            new[tuple(out)] += n
+        words = new
+    return {'type': 'BPE', 'dropout': None, 'unk_token': '<unk>',
+            'continuing_subword_prefix': prefix or None, 'end_of_word_suffix': suffix or None,
+            'fuse_unk': False, 'byte_fallback': False, 'ignore_merges': False, 'vocab': vocab,
+            'merges': ['%s %s' % m for m in merges]}
+
+
 def split(pattern, behavior, invert=False, regex=True):
     return {'type': 'Split', 'pattern': {'Regex' if regex else 'String': pattern},
             'behavior': behavior, 'invert': invert}
@@ -185,6 +229,22 @@ def main():
             'decoder': {'type': 'ByteLevel', 'add_prefix_space': True, 'trim_offsets': True,
                         'use_regex': True},
             'model': byte_level_model(merges)})
+    # Subword affixes: an end-of-word suffix with its BPEDecoder (CLIP
+    # style, after NFC + Lowercase + whitespace folding), and a
+    # continuing-subword prefix.
+    for name, prefix, suffix, dec in (
+            ('eow_suffix', '', '</w>', {'type': 'BPEDecoder', 'suffix': '</w>'}),
+            ('subword_prefix', '##', '', None)):
+        write(name, {
+            'version': '1.0', 'truncation': None, 'padding': None,
+            'added_tokens': [{'id': 0, 'content': '<unk>', 'single_word': False, 'lstrip': False,
+                              'rstrip': False, 'normalized': False, 'special': True}],
+            'normalizer': {'type': 'Sequence', 'normalizers': [
+                {'type': 'NFC'}, {'type': 'Replace', 'pattern': {'Regex': '\\s+'}, 'content': ' '},
+                {'type': 'Lowercase'}]},
+            'pre_tokenizer': {'type': 'Whitespace'},
+            'post_processor': None, 'decoder': dec,
+            'model': affix_model(prefix, suffix)})
     # Byte-level with add_prefix_space (RoBERTa style) and its post-processor.
     write('bytelevel_prefix', {
         'version': '1.0', 'truncation': None, 'padding': None,

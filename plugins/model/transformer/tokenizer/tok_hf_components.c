@@ -316,6 +316,16 @@ static int decoder(tokenizer *t, tok_jctx *j, const cJSON *node, const char *pat
             return -1;
         d.start = (int)start;
         d.stop = (int)stop;
+    } else if (!strcmp(type, "BPEDecoder")) {
+        d.kind = TOK_DEC_BPE;
+        if (tok_jstr(j, node, path, "suffix", 0, &s))
+            return -1;
+        if (!s)
+            s = "</w>";
+        d.content_len = strlen(s);
+        d.content = tok_strndup(s, d.content_len);
+        if (!d.content)
+            return tok_jfail(j, path, "out of memory");
     } else if (!strcmp(type, "Replace")) {
         d.kind = TOK_DEC_REPLACE;
         if (tok_jstr(j, node, path, "content", 1, &s) || parse_pattern(j, node, path, &d.re))
@@ -329,7 +339,7 @@ static int decoder(tokenizer *t, tok_jctx *j, const cJSON *node, const char *pat
     } else {
         return tok_jfail(j, tok_jpath(f, sizeof f, path, "type"),
                          "decoder '%s' is not supported (supported: ByteLevel, Metaspace, "
-                         "ByteFallback, Fuse, Strip, Replace, Sequence)", type);
+                         "ByteFallback, Fuse, Strip, Replace, BPEDecoder, Sequence)", type);
     }
     return add_dec(t, j, path, d);
 }

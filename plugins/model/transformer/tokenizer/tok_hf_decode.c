@@ -187,6 +187,32 @@ static int dec_replace(dec *d, const tok_dec *m)
     return 0;
 }
 
+/* BPEDecoder: the end-of-word suffix becomes a space, except in the last
+ * token where it just goes. */
+static int dec_bpe(dec *d, const tok_dec *m)
+{
+    for (size_t i = 0; i < d->a.n; i++) {
+        const char *s = tok_piece(&d->a, i);
+        size_t n = d->a.len[i], j = 0;
+        int last = i + 1 == d->a.n;
+        if (tok_pieces_add(&d->b, "", 0))
+            return -1;
+        while (j < n) {
+            if (m->content_len && n - j >= m->content_len &&
+                memcmp(s + j, m->content, m->content_len) == 0) {
+                if (!last && tok_pieces_extend_last(&d->b, " ", 1))
+                    return -1;
+                j += m->content_len;
+                continue;
+            }
+            if (tok_pieces_extend_last(&d->b, s + j, 1))
+                return -1;
+            j++;
+        }
+    }
+    return 0;
+}
+
 static int run_decoders(dec *d)
 {
     const tokenizer *t = d->t;
@@ -201,6 +227,7 @@ static int run_decoders(dec *d)
         case TOK_DEC_METASPACE: rc = dec_metaspace(d, m); break;
         case TOK_DEC_STRIP: rc = dec_strip(d, m); break;
         case TOK_DEC_REPLACE: rc = dec_replace(d, m); break;
+        case TOK_DEC_BPE: rc = dec_bpe(d, m); break;
         }
         if (rc)
             return -1;

@@ -23,6 +23,7 @@ typedef struct enc {
     tok_pretok pt;              /* pre-tokenizer lists and match data */
     tok_buf norm, n1, n2;       /* a normalized segment and normalizer scratch */
     tok_ids word;               /* symbols of one BPE word */
+    tok_buf sym;                /* one char with its subword prefix/suffix */
     tok_bpe_work bpe;
     tok_ids *out;
 } enc;
@@ -44,10 +45,24 @@ static int hf_pair(const void *ctx, int32_t a, int32_t b, double *prio, int32_t 
  * until the next char of the vocabulary (or the word's end): byte-fallback
  * tokens met meanwhile go out first and do not end the run, exactly as HF
  * orders them. */
-static int char_symbols(enc *e, const char *c, size_t n, int *pending_unk)
+static int char_symbols(enc *e, const char *c, size_t n, int first, int last, int *pending_unk)
 {
     const tokenizer *t = e->t;
-    int32_t id = tok_strmap_get(&t->vocab, c, n);
+    int32_t id;
+    if ((t->cont_prefix && !first) || (t->eow_suffix && last)) {
+        /* Chars after the first carry the continuing-subword prefix, the
+         * last one the end-of-word suffix. */
+        e->sym.len = 0;
+        if ((t->cont_prefix && !first && tok_buf_add(&e->sym, t->cont_prefix, t->cont_len)) ||
+            tok_buf_add(&e->sym, c, n) ||
+            (t->eow_suffix && last && tok_buf_add(&e->sym, t->eow_suffix, t->eow_len)))
+            return -1;
+        id = tok_strmap_get(&t->vocab, e->sym.p, e->sym.len);
+        c = e->sym.p;   /* byte fallback, too, sees the affixed text (as HF) */
+        n = e->sym.len;
+    } else {
+        id = tok_strmap_get(&t->vocab, c, n);
+    }
     if (id >= 0) {
         if (*pending_unk && tok_ids_push(&e->word, t->unk))
             return -1;
@@ -86,7 +101,7 @@ static int bpe_word(enc *e, const char *s, size_t n)
     int pending_unk = 0;
     for (size_t i = 0; i < n;) {
         size_t k = tok_char_len(s + i, n - i);
-        if (char_symbols(e, s + i, k, &pending_unk))
+        if (char_symbols(e, s + i, k, i == 0, i + k == n, &pending_unk))
             return -1;
         i += k;
     }
@@ -219,6 +234,7 @@ rlaif_status tok_hf_encode(const tokenizer *t, const char *text, size_t len, int
         rc = tok_ids_push(out, t->suffix_ids[i]);
     free(s);
     tok_pretok_free(&e.pt);
+    free(e.sym.p);
     free(e.norm.p);
     free(e.n1.p);
     free(e.n2.p);

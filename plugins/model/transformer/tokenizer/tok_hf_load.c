@@ -153,13 +153,20 @@ static int load_merges(tokenizer *t, tok_jctx *j, const cJSON *merges)
             goto fail;
         int32_t ia = tok_strmap_get(&t->vocab, a, na);
         int32_t ib = tok_strmap_get(&t->vocab, b, nb);
-        int32_t im = tok_strmap_get2(&t->vocab, a, na, b, nb);
         if (ia < 0 || ib < 0) {
             tok_jfail(j, f, "token \"%.80s\" is not in model.vocab", ia < 0 ? a : b);
             goto fail;
         }
+        /* The right part loses its continuing-subword prefix in the merge. */
+        if (nb < t->cont_len || (t->cont_len && memcmp(b, t->cont_prefix, t->cont_len) != 0)) {
+            tok_jfail(j, f, "\"%.80s\" does not start with continuing_subword_prefix \"%s\"", b,
+                      t->cont_prefix);
+            goto fail;
+        }
+        int32_t im = tok_strmap_get2(&t->vocab, a, na, b + t->cont_len, nb - t->cont_len);
         if (im < 0) {
-            tok_jfail(j, f, "the merged token \"%.80s%.80s\" is not in model.vocab", a, b);
+            tok_jfail(j, f, "the merged token \"%.80s%.80s\" is not in model.vocab", a,
+                      b + t->cont_len);
             goto fail;
         }
         tok_pairmap_put(&t->merges, ia, ib, rank, im);
@@ -180,13 +187,16 @@ static int model_options(tokenizer *t, tok_jctx *j, const cJSON *model)
     if (dropout && !(cJSON_IsNumber(dropout) && dropout->valuedouble == 0.0))
         return tok_jfail(j, "model.dropout", "BPE dropout is not supported (expected null)");
     const char *keys[] = {"continuing_subword_prefix", "end_of_word_suffix"};
+    char **dst[] = {&t->cont_prefix, &t->eow_suffix};
+    size_t *lens[] = {&t->cont_len, &t->eow_len};
     for (int i = 0; i < 2; i++) {
         if (tok_jstr(j, model, "model", keys[i], 0, &s))
             return -1;
-        if (s && *s) {
-            char f[64];
-            return tok_jfail(j, tok_jpath(f, sizeof f, "model", keys[i]),
-                             "\"%.40s\" is not supported (expected null or \"\")", s);
+        if (s && *s) {   /* "" reads as none, as in HF */
+            *lens[i] = strlen(s);
+            *dst[i] = tok_strndup(s, *lens[i]);
+            if (!*dst[i])
+                return tok_jfail(j, "model", "out of memory");
         }
     }
     if (tok_jbool(j, model, "model", "byte_fallback", 0, &t->byte_fallback) ||
@@ -438,8 +448,8 @@ static int load_all(tokenizer *t, tok_jctx *j, const cJSON *root)
     if (!t->str || !t->len || !t->special)
         return tok_jfail(j, "model.vocab", "out of memory");
     const cJSON *model = tok_jmember(root, "model");
-    if (load_vocab(t, j, vocab) || load_added(t, j, added) ||
-        load_merges(t, j, tok_jmember(model, "merges")) || model_options(t, j, model))
+    if (load_vocab(t, j, vocab) || load_added(t, j, added) || model_options(t, j, model) ||
+        load_merges(t, j, tok_jmember(model, "merges")))
         return -1;
     if (tok_parse_normalizer(t, j, tok_jmember(root, "normalizer"), "normalizer") ||
         tok_parse_pre_tokenizer(t, j, tok_jmember(root, "pre_tokenizer"), "pre_tokenizer") ||

@@ -213,7 +213,8 @@ typedef enum tok_dec_kind {
     TOK_DEC_BYTEFALLBACK,
     TOK_DEC_FUSE,
     TOK_DEC_STRIP,
-    TOK_DEC_REPLACE
+    TOK_DEC_REPLACE,
+    TOK_DEC_BPE                 /* BPEDecoder: the word suffix becomes a space */
 } tok_dec_kind;
 
 typedef struct tok_dec {
@@ -225,7 +226,7 @@ typedef struct tok_dec {
     size_t strip_len;
     int start, stop;            /* STRIP */
     pcre2_code *re;             /* REPLACE */
-    char *content;              /* REPLACE */
+    char *content;              /* REPLACE: the replacement; BPE: the suffix */
     size_t content_len;
 } tok_dec;
 
@@ -264,6 +265,9 @@ struct tokenizer {
     /* tokenizer.json */
     tok_pairmap merges;
     int byte_fallback, ignore_merges, fuse_unk;
+    char *cont_prefix;          /* continuing_subword_prefix, NULL when none */
+    char *eow_suffix;           /* end_of_word_suffix, NULL when none */
+    size_t cont_len, eow_len;
     int32_t unk;                /* -1 when none */
     int32_t byte_id[256];       /* id of "<0xNN>", -1 when absent */
     tok_norm *norm;

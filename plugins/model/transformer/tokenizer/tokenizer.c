@@ -69,6 +69,8 @@ void tok_free_all(tokenizer *t)
     free_regex(t->word_re);
     free(t->prefix_ids);
     free(t->suffix_ids);
+    free(t->cont_prefix);
+    free(t->eow_suffix);
     free(t->path);
     free(t->config_path);
     free(t);

@@ -35,13 +35,14 @@
  *                always/first/never, split), Digits, Whitespace,
  *                WhitespaceSplit, Sequence
  *   model        BPE: merges as "a b" or ["a", "b"], byte_fallback,
- *                ignore_merges, unk_token, fuse_unk
+ *                ignore_merges, unk_token, fuse_unk,
+ *                continuing_subword_prefix, end_of_word_suffix
  *   added tokens special or not, normalized or not, single_word, lstrip,
  *                rstrip; leftmost-longest matching before pre-tokenization
  *   post-proc.   TemplateProcessing, RobertaProcessing, BertProcessing,
  *                ByteLevel, Sequence (the special tokens add_bos adds)
  *   decoders     ByteLevel, Metaspace, ByteFallback, Fuse, Strip, Replace,
- *                Sequence
+ *                BPEDecoder, Sequence
  * Regexes are Oniguruma syntax in HF; they compile with PCRE2 (UTF + UCP)
  * with \w, \W and ^/$ translated to Oniguruma's meaning.  Normalization
  * and lowercase tables are Unicode 14.0.
