@@ -250,24 +250,62 @@ static inline __m512 bf16_load(const uint16_t *p, __mmask16 m)
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-/* rows_micro with bf16 weight rows (NR = 4 or 1, MB <= 4). */
+/* 4 row sums of MB batch rows -> Y[b, 0..3] (the f32 kernel's reduction). */
+static inline __attribute__((always_inline)) void store4(float *Y, size_t ldy, __m512 acc[4][4],
+                                                         const int MB, int accumulate)
+{
+    for (int b = 0; b < MB; b++) {
+        __m256 h[4];
+        for (int r = 0; r < 4; r++)
+            h[r] = _mm256_add_ps(_mm512_castps512_ps256(acc[r][b]),
+                                 _mm512_extractf32x8_ps(acc[r][b], 1));
+        __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(h[0], h[1]), _mm256_hadd_ps(h[2], h[3]));
+        __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+        float *y = Y + (size_t)b * ldy;
+        if (accumulate) s4 = _mm_add_ps(s4, _mm_loadu_ps(y));
+        _mm_storeu_ps(y, s4);
+    }
+}
+
+/* rows_micro with bf16 weight rows (NR = 4 or 1, MB <= 4); pf/npf as there. */
 static inline __attribute__((always_inline)) void rows_micro16(float *Y, size_t ldy,
                                                                const float *X, size_t ldx,
                                                                const uint16_t *W, size_t K,
                                                                const int MB, const int NR,
-                                                               int accumulate)
+                                                               int accumulate,
+                                                               const uint16_t *pf, int npf)
 {
     __m512 acc[4][4];
     for (int r = 0; r < NR; r++)
         for (int b = 0; b < MB; b++) acc[r][b] = _mm512_setzero_ps();
-    for (size_t k = 0; k < K; k += 16) {
-        __mmask16 m = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1);
+    size_t k = 0;
+    for (; k + 16 <= K; k += 16) {
+        for (int r = 0; r < npf; r++)
+            _mm_prefetch((const char *)(pf + (size_t)r * K + k), _MM_HINT_T0);
+        /* Half the bytes per step of the f32 kernel leaves too few loads in
+         * flight to saturate memory: prefetch this block's rows ahead. */
+        if (!(k & 31))
+            for (int r = 0; r < NR; r++)
+                _mm_prefetch((const char *)(W + (size_t)r * K + k + 512), _MM_HINT_T0);
+        __m512 w[4];
+        for (int r = 0; r < NR; r++) w[r] = bf16_load(W + (size_t)r * K + k, (__mmask16)0xffff);
+        for (int b = 0; b < MB; b++) {
+            __m512 x = _mm512_loadu_ps(X + (size_t)b * ldx + k);
+            for (int r = 0; r < NR; r++) acc[r][b] = _mm512_fmadd_ps(w[r], x, acc[r][b]);
+        }
+    }
+    if (k < K) {
+        __mmask16 m = (__mmask16)((1u << (K - k)) - 1);
         __m512 w[4];
         for (int r = 0; r < NR; r++) w[r] = bf16_load(W + (size_t)r * K + k, m);
         for (int b = 0; b < MB; b++) {
             __m512 x = _mm512_maskz_loadu_ps(m, X + (size_t)b * ldx + k);
             for (int r = 0; r < NR; r++) acc[r][b] = _mm512_fmadd_ps(w[r], x, acc[r][b]);
         }
+    }
+    if (NR == 4) {
+        store4(Y, ldy, acc, MB, accumulate);
+        return;
     }
     for (int b = 0; b < MB; b++)
         for (int r = 0; r < NR; r++) {
@@ -278,10 +316,10 @@ static inline __attribute__((always_inline)) void rows_micro16(float *Y, size_t 
 }
 
 #define MICRO16_CASE(mb, nr)                                                      \
-    case mb: rows_micro16(Y, ldy, X, ldx, W, K, mb, nr, accumulate); break;
+    case mb: rows_micro16(Y, ldy, X, ldx, W, K, mb, nr, accumulate, pf, npf); break;
 
 static void rows_block16(float *Y, size_t ldy, const float *X, size_t ldx, const uint16_t *W,
-                         size_t K, int mb, int nr, int accumulate)
+                         size_t K, int mb, int nr, int accumulate, const uint16_t *pf, int npf)
 {
     if (nr == 4) {
         switch (mb) { MICRO16_CASE(1, 4) MICRO16_CASE(2, 4) MICRO16_CASE(3, 4) MICRO16_CASE(4, 4) }
@@ -291,8 +329,9 @@ static void rows_block16(float *Y, size_t ldy, const float *X, size_t ldx, const
 }
 #else
 static void rows_block16(float *Y, size_t ldy, const float *X, size_t ldx, const uint16_t *W,
-                         size_t K, int mb, int nr, int accumulate)
+                         size_t K, int mb, int nr, int accumulate, const uint16_t *pf, int npf)
 {
+    (void)pf, (void)npf;
     for (int b = 0; b < mb; b++)
         for (int r = 0; r < nr; r++) {
             float s = 0;
@@ -326,10 +365,14 @@ static void rows16_task(void *ctx, size_t i, int thread)
     size_t n0 = i * j->chunk, n1 = n0 + j->chunk < j->N ? n0 + j->chunk : j->N;
     for (size_t n = n0; n < n1;) {
         int nr = n + 4 <= n1 ? 4 : 1;
-        for (size_t b = 0; b < j->M; b += 4) {
+        size_t nbb = (j->M + 3) / 4, per = nbb > 1 ? (4 + nbb - 2) / (nbb - 1) : 0;
+        for (size_t b = 0, bi = 0; b < j->M; b += 4, bi++) {
             int mb = j->M - b < 4 ? (int)(j->M - b) : 4;
+            size_t r0 = bi ? (bi - 1) * per : 4, r1 = bi * per < 4 ? bi * per : 4;
+            int npf = bi && n + 8 <= n1 && r0 < 4 ? (int)(r1 - r0) : 0;
+            const uint16_t *pf = npf ? j->W + (n + 4 + r0) * j->K : j->W;
             rows_block16(j->Y + b * j->ldy + n, j->ldy, j->X + b * j->ldx, j->ldx,
-                         j->W + n * j->K, j->K, mb, nr, j->accumulate);
+                         j->W + n * j->K, j->K, mb, nr, j->accumulate, pf, npf);
         }
         n += (size_t)nr;
     }
