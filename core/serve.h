@@ -9,7 +9,10 @@
  *                       write a response (no keep-alive: one request each)
  *   http_model.c        what the endpoints need from the model: tokens,
  *                       token texts, generation, log-probabilities
- *   http_completions.c  /v1/completions and /v1/chat/completions
+ *   http_json.c         errors, request fields, replies, UTF-8 cleaning
+ *   http_choices.c      shared parameters, running a request, choices and
+ *                       their logprobs JSON
+ *   http_completions.c  /v1/completions, /v1/chat/completions, /v1/models
  *
  * Requests are served one at a time: the model instance is used by a single
  * thread (it runs its own worker threads inside a call).
@@ -131,7 +134,7 @@ rlaif_status sm_top_logprobs(serve_model *m, const int32_t *ids, size_t len, siz
 rlaif_status sm_token_text(serve_model *m, int32_t id, char **out, size_t *len, char *err,
                            size_t errlen);
 
-/* ===== The endpoints (http_completions.c) =============================== */
+/* ===== Replies and request fields (http_json.c) ========================= */
 
 typedef struct serve_reply {
     int status;     /* HTTP status */
@@ -139,15 +142,97 @@ typedef struct serve_reply {
     char param[64]; /* for errors: the request field at fault, or "" */
 } serve_reply;
 
-/* Each parses `body` and fills `reply` (an error body when status >= 400). */
-void serve_completions(serve_model *m, const char *body, size_t len, serve_reply *reply);
-void serve_chat(serve_model *m, const char *body, size_t len, serve_reply *reply);
-void serve_models(serve_model *m, serve_reply *reply);
-
 /* The JSON body of an OpenAI error. */
 char *serve_error_json(const char *message, const char *type, const char *param);
 
 /* Copies `s` (n bytes) replacing invalid UTF-8 with U+FFFD, NUL-terminated. */
 char *serve_utf8_clean(const char *s, size_t n);
+
+/* Makes r an error reply: status, the field at fault (or NULL), message. */
+void serve_fail(serve_reply *r, int status, const char *param, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+/* A field, NULL when absent or JSON null. */
+const cJSON *serve_field(const cJSON *obj, const char *key);
+/* Typed fields with a default and a range; -1 (and an error reply naming
+ * the field) on a wrong type or range. */
+int serve_get_number(const cJSON *obj, const char *key, double def, double lo, double hi,
+                     double *out, serve_reply *r);
+int serve_get_int(const cJSON *obj, const char *key, double def, double lo, double hi,
+                  double *out, serve_reply *r);
+int serve_get_bool(const cJSON *obj, const char *key, int def, int *out, serve_reply *r);
+
+/* The request body as a JSON object, or NULL with a 400 reply. */
+cJSON *serve_parse_body(const char *body, size_t len, serve_reply *r);
+/* Prints root into r as a 200 reply and frees it. */
+void serve_reply_json(serve_reply *r, cJSON *root);
+
+/* ===== Generation requests (http_choices.c) ============================= */
+
+#define MAX_PROMPTS 64
+#define MAX_N 16
+#define MAX_SEQS 128
+#define MAX_STOP 16
+#define MAX_TOP 1000
+#define CHAT_DEFAULT_MAX_TOKENS 256
+
+typedef struct serve_params {
+    uint32_t max_tokens;
+    int max_tokens_given;
+    float temperature, top_p;
+    int32_t top_k;
+    uint64_t seed;
+    const char *stop[MAX_STOP + 1];  /* into the request tree; +1 for the chat end marker */
+    size_t n_stop;
+    size_t n;
+    int top;        /* top alternatives per token; -1: no logprobs at all */
+    int echo;
+} serve_params;
+
+typedef struct serve_choice {
+    char *text;           /* final text, clean UTF-8 (owned) */
+    int stopped;
+    size_t n_gen;         /* generated tokens kept */
+    /* Logprob rows (when requested), for tokens seq[from .. from + rows). */
+    int32_t *seq;         /* prompt ⊕ kept generation (owned) */
+    size_t seq_len, from, rows, first_null; /* first_null: row 0 has no context */
+    float *lp;            /* [rows] */
+    int32_t *top_id;      /* [rows × top] */
+    float *top_lp;
+    size_t prompt_chars;  /* text offset where the generated part begins */
+} serve_choice;
+
+/* Reads the fields both endpoints share (model, max_tokens, temperature,
+ * top_p, top_k, n, seed, stream, stop); 0, or -1 with an error reply. */
+int serve_parse_common(const cJSON *req, int chat, serve_params *p, serve_reply *r);
+
+/* Tokenises each prompt (with BOS), checks the context length, generates
+ * n choices per prompt in one call and builds them into choices
+ * [n_prompts × n].  0, or -1 with an error reply. */
+int serve_run_request(serve_model *m, const char *const *prompts, size_t n_prompts,
+                      const serve_params *p, serve_choice *choices, size_t *prompt_tokens,
+                      serve_reply *r);
+void serve_choice_free(serve_choice *c);
+
+/* The logprobs of a choice with k alternatives, in the legacy completions
+ * shape or the chat shape; NULL and a message on failure. */
+cJSON *serve_legacy_logprobs(serve_model *m, const serve_choice *c, size_t k, char *err,
+                             size_t errlen);
+cJSON *serve_chat_logprobs(serve_model *m, const serve_choice *c, size_t k, char *err,
+                           size_t errlen);
+
+/* The envelope {id, object, created, model} and the usage counts. */
+cJSON *serve_response_head(serve_model *m, const char *object, const char *prefix);
+void serve_add_usage(cJSON *root, size_t prompt_tokens, const serve_choice *c, size_t n);
+
+/* ===== The endpoints (http_completions.c) =============================== */
+
+/* Each parses `body` and fills `reply` (an error body when status >= 400). */
+void serve_completions(serve_model *m, const char *body, size_t len, serve_reply *reply);
+void serve_chat(serve_model *m, const char *body, size_t len, serve_reply *reply);
+void serve_models(serve_model *m, serve_reply *reply);
 
 #endif

@@ -149,7 +149,9 @@ static void compare_agree(labeler *a, labeler *b, double tol)
                       rb[i].p_a_second);
         ck_assert_str_eq(ra[i].principle_id, rb[i].principle_id);
         ck_assert(rb[i].p_a > 0 && rb[i].p_a < 1);
-        if (getenv("SERVE_TEST_VERBOSE")) printf("pair %zu: llm %.9f http %.9f (%s)\n", i, ra[i].p_a, rb[i].p_a, rb[i].principle_id);
+        if (getenv("SERVE_TEST_VERBOSE"))
+            printf("pair %zu: llm %.9f http %.9f (%s)\n", i, ra[i].p_a, rb[i].p_a,
+                   rb[i].principle_id);
     }
     /* Exact symmetry survives the trip over HTTP. */
     for (size_t i = 0; i < N_PAIRS; i++)

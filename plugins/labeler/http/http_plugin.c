@@ -188,7 +188,8 @@ static rlaif_status read_config(http_labeler *L, const char *config, char *err, 
     static const char *const keys[] = {
         "base_url", "model",  "api_key", "api_key_env", "endpoint",   "method",
         "constitution", "mode", "chat_template", "clamp", "seed", "principles",
-        "timeout_ms", "retries", "backoff_ms", "concurrency", "top_logprobs", "fallback", "max_new_tokens", "temperature", "stop", NULL};
+        "timeout_ms", "retries", "backoff_ms", "concurrency", "top_logprobs", "fallback",
+        "max_new_tokens", "temperature", "stop", NULL};
     static const char *const endpoints[] = {"completions", "chat", NULL};
     static const char *const methods[] = {"top_logprobs", "echo", NULL};
     static const char *const modes[] = {"instruct", "probe", "", NULL};
