@@ -287,6 +287,21 @@ START_TEST(test_nondumpable)
 }
 END_TEST
 
+/* spec.fifo: a named pipe in the working directory, usable by the command. */
+START_TEST(test_fifo)
+{
+    const char *argv[] = {"/bin/sh", "-c",
+                          "test -p chan && (echo through > chan &) && cat chan", NULL};
+    sbx_spec spec = {.argv = argv, .lim = {.timeout_ms = 5000}, .force_degraded = _i,
+                     .fifo = "chan"};
+    sbx_test_run(&spec, &R);
+    ck_assert_msg(strcmp(R.out.data, "through\n") == 0, "out %s err %s", R.out.data, R.err.data);
+    spec.fifo = "../x";
+    char err[256];
+    ck_assert_int_eq(sbx_run(&spec, &R, err, sizeof err), RLAIF_E_INVALID);
+}
+END_TEST
+
 /* ===== Cleaning up ====================================================== */
 
 START_TEST(test_remove_does_not_follow_links)
@@ -375,6 +390,7 @@ static Suite *sandbox_suite(void)
     tcase_add_test(tc, test_setsid_daemon);
     tcase_add_test(tc, test_rlimits_inside);
     tcase_add_loop_test(tc, test_nondumpable, 0, 2);
+    tcase_add_loop_test(tc, test_fifo, 0, 2);
     tcase_add_test(tc, test_remove_does_not_follow_links);
     suite_add_tcase(s, tc);
     TCase *tr = tcase_create("runner");

@@ -260,7 +260,8 @@ rlaif_status ut_run_task(const ut_task *task, const ut_tools *tools, const sbx_l
 
     sbx_spec spec = {.argv = argv, .files = files, .n_files = n_files, .secret = nonce,
                      .secret_len = 32, .lim = *lim,
-                     .nondumpable = isolated && task->lang == UT_LANG_LUA};
+                     .nondumpable = isolated && task->lang == UT_LANG_LUA,
+                     .fifo = isolated && task->lang == UT_LANG_LUA ? "rep.fifo" : NULL};
     /* Room for every verdict line ("<32 hex> <index> pass\n") whatever the
      * output cap, so that a small cap never costs verdicts. */
     size_t need = 64 * task->n_tests + 4096;

@@ -553,6 +553,8 @@ static rlaif_status check_spec(const sbx_spec *spec, char *err, size_t errlen)
         if (!file_name_ok(spec->files[i].name) || (!spec->files[i].data && spec->files[i].len))
             return rlaif_errorf(err, errlen, RLAIF_E_INVALID,
                                 "sandbox: input file %zu: bad name or data", i);
+    if (spec->fifo && !file_name_ok(spec->fifo))
+        return rlaif_errorf(err, errlen, RLAIF_E_INVALID, "sandbox: bad fifo name");
     if (spec->secret_len > 4096)
         return rlaif_errorf(err, errlen, RLAIF_E_INVALID, "sandbox: secret over 4 KiB");
     return RLAIF_OK;
@@ -597,6 +599,11 @@ rlaif_status sbx_run(const sbx_spec *spec, sbx_result *r, char *err, size_t errl
         plan.file_names[i] = spec->files[i].name;
         plan.file_paths_inside[i] = inside[i];
     }
+    char fifo_inside[96];
+    if (spec->fifo) {
+        snprintf(fifo_inside, sizeof fifo_inside, "%s/%s", SBX_WORKDIR_INSIDE, spec->fifo);
+        plan.fifo_inside = fifo_inside;
+    }
     int root = geteuid() == 0;
     plan.self_maps = !root;
     snprintf(plan.uid_map, sizeof plan.uid_map, "%d %d 1\n", SBX_INSIDE_ID, (int)geteuid());
@@ -631,6 +638,17 @@ rlaif_status sbx_run(const sbx_spec *spec, sbx_result *r, char *err, size_t errl
         }
         plan.envp = envp_degraded;
         plan.copy_exec = 0;
+        if (spec->fifo) {
+            char path[400];
+            snprintf(path, sizeof path, "%s/%s", r->workdir, spec->fifo);
+            if (mkfifo(path, 0600) != 0 ||
+                (root && chown(path, plan.outside_id, plan.outside_id) != 0)) {
+                int e = errno;
+                sbx_dir_remove(base);
+                return rlaif_errorf(err, errlen, RLAIF_E_IO, "sandbox: fifo %s: %s", path,
+                                    strerror(e));
+            }
+        }
         plan.exec_path = spec->argv[0];
         char copy[300];
         if (spec->nondumpable) {

@@ -67,6 +67,8 @@ typedef struct sbx_spec {
     size_t secret_len;
     sbx_limits lim;
     int force_degraded;        /* nonzero: skip namespaces (tests of the fallback) */
+    const char *fifo;          /* OPTIONAL: a named pipe (mode 0600) created under this
+                                  plain name in the working directory */
     int nondumpable;           /* nonzero: start the command non-dumpable, by executing
                                   an execute-only copy of argv[0], so that the processes
                                   it spawns (same uid) cannot read its memory or

@@ -358,6 +358,7 @@ static int32_t build_filesystem(const sbx_plan *p, int srcfd)
     if (mkdir(SBX_WORKDIR_INSIDE, 0755) != 0) fail(p, SBX_STAGE_TMPFS);
     copy_inputs(p, srcfd);
     close(srcfd);
+    if (p->fifo_inside && mknod(p->fifo_inside, S_IFIFO | 0600, 0) != 0) fail(p, SBX_STAGE_COPY);
 
     /* A procfs of our own PID namespace (refused where the host's /proc
      * is partly masked, as in some containers: then the host's stays). */

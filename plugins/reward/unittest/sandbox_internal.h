@@ -88,6 +88,7 @@ typedef struct sbx_plan {
     const char *file_names[SBX_MAX_FILES];
     const char *file_paths_inside[SBX_MAX_FILES];
     size_t n_files;
+    const char *fifo_inside;   /* full mode: the named pipe to create, or NULL */
     sbx_limit limits[SBX_MAX_LIMITS];
     size_t n_limits;
     char uid_map[48], gid_map[48];
