@@ -27,7 +27,7 @@ static const char *const cases[][2] = {
     {"vocab_duplicate_id.json", "model.vocab[\"b\"]: id 0 is also used by \"a\""},
     {"model_wordpiece.json", "model.type: 'WordPiece' is not supported"},
     {"bad_regex.json", "pre_tokenizer.pattern.Regex: pattern does not compile"},
-    {"unknown_pre_tokenizer.json", "pre_tokenizer.type: pre-tokenizer 'BertPreTokenizer' is not supported"},
+    {"unknown_pre_tokenizer.json", "pre_tokenizer.type: pre-tokenizer 'UnicodeScripts' is not supported"},
     {"bad_behavior.json", "pre_tokenizer.behavior: 'Sideways' is not one of"},
     {"added_no_content.json", "added_tokens[0].content: missing"},
     {"sequence_not_array.json", "normalizer.normalizers: expected an array"},

@@ -2,8 +2,8 @@
  * test_tokenizer_hf.c — tokenizer.json against Hugging Face `tokenizers`:
  * the shared GPT-2 golden vectors, and reference ids made with the Rust
  * tokenizer (node bindings) for Qwen3, GPT-2, three sentencepiece-style
- * files and twenty-one small variants covering every Split behaviour, Digits,
- * Whitespace, Metaspace with split and with "first" after other steps
+ * files and twenty-three small variants covering every Split behaviour, Digits,
+ * Whitespace, Punctuation, BertPreTokenizer, CharDelimiterSplit, Metaspace with split and with "first" after other steps
  * (HF's original-offset rule), modern split patterns (o200k-like,
  * DeepSeek-like), byte-level with a prefix space and
  * RoBERTa's post-processor, all normalizers, subword prefixes and
@@ -114,6 +114,7 @@ static const char *const refs[] = {
     "variants/kitchen_sink_first", "variants/metaspace_first_after_split",
     "variants/split_o200k_style", "variants/split_deepseek_style",
     "variants/nfkc_lowercase", "variants/nfkd", "variants/eow_suffix", "variants/subword_prefix",
+    "variants/bert_pre", "variants/punct_contiguous_chardelim",
     "variants/digits_whitespace", "variants/ignore_merges", "variants/normalizers",
     "variants/split_contiguous", "variants/split_invert", "variants/split_isolated_invert",
     "variants/split_merged_next", "variants/split_merged_prev", "variants/split_removed",

@@ -182,6 +182,11 @@ def main():
             {'type': 'Metaspace', 'replacement': '\u2581', 'prepend_scheme': 'first', 'split': True}]},
         {'type': 'Metaspace', 'replacement': '\u2581', 'prepend_scheme': 'first', 'split': True})
     variants['nfkd'] = ({'type': 'NFKD'}, {'type': 'WhitespaceSplit'}, None)
+    # BERT-style splitting, punctuation runs kept together, a char delimiter.
+    variants['bert_pre'] = (None, {'type': 'BertPreTokenizer'}, None)
+    variants['punct_contiguous_chardelim'] = (None, {'type': 'Sequence', 'pretokenizers': [
+        {'type': 'CharDelimiterSplit', 'delimiter': ' '},
+        {'type': 'Punctuation', 'behavior': 'Contiguous'}]}, join_dec)
     # Metaspace "first" after a split: only pieces starting at the input's
     # start get the prefix (HF judges by original offsets).
     variants['metaspace_first_after_split'] = (

@@ -164,6 +164,12 @@ int tok_parse_normalizer(tokenizer *t, tok_jctx *j, const cJSON *node, const cha
 
 /* ===== Pre-tokenizers =================================================== */
 
+/* Rust's char::is_whitespace (Unicode White_Space). */
+#define WHITE_SPACE "[\\t-\\r\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}" \
+                    "\\x{202F}\\x{205F}\\x{3000}]"
+/* HF's punctuation test: ASCII punctuation or a Unicode P category. */
+#define PUNCTUATION "[\\p{P}!-/:-@\\[-`{-~]"
+
 /* HF's ByteLevel regex (GPT-2's pattern). */
 static const char GPT2_PATTERN[] =
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
@@ -254,12 +260,41 @@ static int pre_tokenizer(tokenizer *t, tok_jctx *j, const cJSON *node, const cha
     } else if (!strcmp(type, "WhitespaceSplit")) {
         p.kind = TOK_PRE_SPLIT;
         p.behavior = TOK_SPLIT_REMOVED;
-        if (builtin_split(j, path, "\\s+", &p))
+        if (builtin_split(j, path, WHITE_SPACE "+", &p))
+            return -1;
+    } else if (!strcmp(type, "Punctuation")) {
+        /* Each punctuation char (Unicode P or ASCII punctuation) is a match. */
+        p.kind = TOK_PRE_SPLIT;
+        p.behavior = TOK_SPLIT_ISOLATED;
+        if ((tok_jmember(node, "behavior") && split_behavior(j, node, path, &p.behavior)) ||
+            builtin_split(j, path, PUNCTUATION, &p))
+            return -1;
+    } else if (!strcmp(type, "BertPreTokenizer")) {
+        /* Whitespace goes, then each punctuation char stands alone. */
+        tok_pre ws = {.kind = TOK_PRE_SPLIT, .behavior = TOK_SPLIT_REMOVED};
+        if (builtin_split(j, path, WHITE_SPACE "+", &ws) || add_pre(t, j, path, ws))
+            return -1;
+        p.kind = TOK_PRE_SPLIT;
+        p.behavior = TOK_SPLIT_ISOLATED;
+        if (builtin_split(j, path, PUNCTUATION, &p))
+            return -1;
+    } else if (!strcmp(type, "CharDelimiterSplit")) {
+        char what[300];
+        p.kind = TOK_PRE_SPLIT;
+        p.behavior = TOK_SPLIT_REMOVED;
+        if (tok_jstr(j, node, path, "delimiter", 1, &s))
+            return -1;
+        if (tok_char_len(s, strlen(s)) != strlen(s) || !*s)
+            return tok_jfail(j, tok_jpath(f, sizeof f, path, "delimiter"), "expected one character");
+        snprintf(what, sizeof what, "%s: %s", j->file, tok_jpath(f, sizeof f, path, "delimiter"));
+        p.re = tok_regex_compile(s, strlen(s), TOK_RE_LITERAL, what, j->err, j->errlen);
+        if (!p.re)
             return -1;
     } else {
         return tok_jfail(j, tok_jpath(f, sizeof f, path, "type"),
                          "pre-tokenizer '%s' is not supported (supported: ByteLevel, Split, "
-                         "Metaspace, Digits, Whitespace, WhitespaceSplit, Sequence)", type);
+                         "Metaspace, Digits, Whitespace, WhitespaceSplit, Punctuation, "
+                         "BertPreTokenizer, CharDelimiterSplit, Sequence)", type);
     }
     return add_pre(t, j, path, p);
 }

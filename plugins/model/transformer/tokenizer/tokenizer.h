@@ -33,7 +33,8 @@
  *   pre-tokens   ByteLevel (GPT-2 regex, add_prefix_space), Split (string or
  *                regex; all five behaviours; invert), Metaspace (prepend
  *                always/first/never, split), Digits, Whitespace,
- *                WhitespaceSplit, Sequence
+ *                WhitespaceSplit, Punctuation, BertPreTokenizer,
+ *                CharDelimiterSplit, Sequence
  *   model        BPE: merges as "a b" or ["a", "b"], byte_fallback,
  *                ignore_merges, unk_token, fuse_unk,
  *                continuing_subword_prefix, end_of_word_suffix
