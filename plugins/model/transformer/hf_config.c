@@ -229,9 +229,12 @@ static char *slurp(const char *path, size_t *len)
     return buf;
 }
 
-/* Tensors a checkpoint may carry that are not parameters. */
+/* Tensors a checkpoint may carry that are not parameters (value and score
+ * heads are read only when the caller asks for them: a policy saved with
+ * its PPO value head still loads as a plain LM). */
 static int ignorable(const char *name)
 {
+    if (!strncmp(name, "v_head.", 7) || !strcmp(name, "score.weight")) return 1;
     size_t n = strlen(name);
     static const char *const suffixes[] = {".rotary_emb.inv_freq", ".attn.bias",
                                            ".attn.masked_bias", "lm_head.weight"};
