@@ -5,7 +5,7 @@
  * the figure is reported: a fast wrong answer is not a result.
  *
  * Usage: bench_unittest [n_samples] [workers] [mix] [isolation]
- *   mix: both (default), lua, python;  isolation (Python): process (default), shared
+ *   mix: both (default), lua, python;  isolation: process (default), shared
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,7 +108,7 @@ int main(int argc, char **argv)
             bad = 1;
         }
     if (!bad)
-        printf("reward/unittest: %zu samples (%s, 3 tests each; Python isolation %s), %d "
+        printf("reward/unittest: %zu samples (%s, 3 tests each; isolation %s), %d "
                "workers: %.2f s, %.1f rewards/s\n",
                n, strcmp(mix, "both") == 0 ? "Lua and Python" : mix, isolation, workers, dt,
                (double)n / dt);
