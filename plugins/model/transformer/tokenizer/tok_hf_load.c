@@ -55,10 +55,11 @@ static int scan_ids(tok_jctx *j, const cJSON *vocab, const cJSON *added, long *m
     char f[300];
     *max_id = -1;
     for (const cJSON *v = vocab->child; v; v = v->next) {
-        snprintf(f, sizeof f, "model.vocab[\"%.200s\"]", v->string);
         if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble >= MAX_ID ||
-            v->valuedouble != (double)(long)v->valuedouble)
+            v->valuedouble != (double)(long)v->valuedouble) {
+            snprintf(f, sizeof f, "model.vocab[\"%.200s\"]", v->string);
             return tok_jfail(j, f, "expected an id in [0, %d)", MAX_ID);
+        }
         if ((long)v->valuedouble > *max_id)
             *max_id = (long)v->valuedouble;
     }
@@ -104,19 +105,27 @@ static int load_vocab(tokenizer *t, tok_jctx *j, const cJSON *vocab)
 
 /* ===== Merges =========================================================== */
 
+/* "model.merges[17]", formatted only for a message (not per merge). */
+static const char *merge_field(char *f, size_t n, int rank)
+{
+    snprintf(f, n, "model.merges[%d]", rank);
+    return f;
+}
+
 /* One merge: "a b" or ["a", "b"]; the parts point into the tree or buf. */
-static int merge_parts(tok_jctx *j, const cJSON *m, const char *f, char *buf, size_t bufn,
+static int merge_parts(tok_jctx *j, const cJSON *m, int rank, char *buf, size_t bufn,
                        const char **a, size_t *na, const char **b, size_t *nb)
 {
+    char f[64];
     if (cJSON_IsString(m)) {
         const char *s = m->valuestring;
         const char *sp = strchr(s, ' ');
         if (!sp || strchr(sp + 1, ' ') || sp == s || !sp[1])
-            return tok_jfail(j, f, "expected \"left right\" (two tokens and one space), got "
+            return tok_jfail(j, merge_field(f, sizeof f, rank), "expected \"left right\" (two tokens and one space), got "
                              "\"%.80s\"", s);
         size_t la = (size_t)(sp - s);
         if (la >= bufn)
-            return tok_jfail(j, f, "token too long");
+            return tok_jfail(j, merge_field(f, sizeof f, rank), "token too long");
         memcpy(buf, s, la);
         buf[la] = '\0';
         *a = buf;
@@ -133,7 +142,7 @@ static int merge_parts(tok_jctx *j, const cJSON *m, const char *f, char *buf, si
         *nb = strlen(*b);
         return 0;
     }
-    return tok_jfail(j, f, "expected a string or a pair");
+    return tok_jfail(j, merge_field(f, sizeof f, rank), "expected a string or a pair");
 }
 
 static int load_merges(tokenizer *t, tok_jctx *j, const cJSON *merges)
@@ -148,25 +157,26 @@ static int load_merges(tokenizer *t, tok_jctx *j, const cJSON *merges)
     for (const cJSON *m = merges->child; m; m = m->next, rank++) {
         const char *a = NULL, *b = NULL;
         size_t na = 0, nb = 0;
-        snprintf(f, sizeof f, "model.merges[%d]", rank);
-        if (merge_parts(j, m, f, buf, 65536, &a, &na, &b, &nb))
+        if (merge_parts(j, m, rank, buf, 65536, &a, &na, &b, &nb))
             goto fail;
         int32_t ia = tok_strmap_get(&t->vocab, a, na);
         int32_t ib = tok_strmap_get(&t->vocab, b, nb);
         if (ia < 0 || ib < 0) {
-            tok_jfail(j, f, "token \"%.80s\" is not in model.vocab", ia < 0 ? a : b);
+            tok_jfail(j, merge_field(f, sizeof f, rank), "token \"%.80s\" is not in model.vocab",
+                      ia < 0 ? a : b);
             goto fail;
         }
         /* The right part loses its continuing-subword prefix in the merge. */
         if (nb < t->cont_len || (t->cont_len && memcmp(b, t->cont_prefix, t->cont_len) != 0)) {
-            tok_jfail(j, f, "\"%.80s\" does not start with continuing_subword_prefix \"%s\"", b,
+            tok_jfail(j, merge_field(f, sizeof f, rank),
+                      "\"%.80s\" does not start with continuing_subword_prefix \"%s\"", b,
                       t->cont_prefix);
             goto fail;
         }
         int32_t im = tok_strmap_get2(&t->vocab, a, na, b + t->cont_len, nb - t->cont_len);
         if (im < 0) {
-            tok_jfail(j, f, "the merged token \"%.80s%.80s\" is not in model.vocab", a,
-                      b + t->cont_len);
+            tok_jfail(j, merge_field(f, sizeof f, rank),
+                      "the merged token \"%.80s%.80s\" is not in model.vocab", a, b + t->cont_len);
             goto fail;
         }
         tok_pairmap_put(&t->merges, ia, ib, rank, im);
