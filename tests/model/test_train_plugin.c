@@ -607,6 +607,98 @@ START_TEST(test_frozen_layers_do_not_change)
 }
 END_TEST
 
+/* ===== Accumulation and non-finite gradients ============================ */
+
+/* Backward of -sum(logprobs)/n_all over a sub-batch [from, to) of `b`. */
+static void backward_part(const rlaif_model_vtable *vt, void *self, const batch *b, size_t from,
+                          size_t to, size_t n_all)
+{
+    static batch part;
+    static float lp[MAXB * MAXT], d[MAXB * MAXT];
+    char err[512];
+    part.total = 0;
+    for (size_t i = from; i < to; i++) {
+        part.pp[i - from] = b->pp[i];
+        part.len[i - from] = b->len[i];
+        part.total += b->len[i];
+    }
+    part.s = (rlaif_seqs){.struct_size = sizeof part.s, .n = to - from, .ids = part.pp,
+                          .len = part.len};
+    logprobs(vt, self, &part, lp, RLAIF_OUT_KEEP);
+    size_t off = 0;
+    for (size_t i = 0; i < part.s.n; i++) {
+        for (size_t t = 0; t < part.len[i]; t++)
+            d[off + t] = t + 1 < part.len[i] ? -1.0f / (float)n_all : 0;
+        off += part.len[i];
+    }
+    rlaif_outputs g = {.struct_size = sizeof g, .logprobs = d};
+    ck_assert_msg(vt->backward(self, &g, err, sizeof err) == RLAIF_OK, "%s", err);
+}
+
+/* Two backward calls over halves of a batch, then one step, equal one
+ * backward over the whole batch (LoRA: the adapter gradients are formed
+ * once from the accumulated weight gradients, not once per call). */
+static void check_accumulation(const char *extra)
+{
+    static batch b;
+    static float l1[MAXB * MAXT], l2[MAXB * MAXT];
+    rlc_instance *a = mu_model(stories_cfg(extra)), *c = mu_model(stories_cfg(extra));
+    const rlaif_model_vtable *vt = mu_vt(a);
+    batch_make(&b, vt, rlc_instance_self(a), ZORP, 4);
+    size_t n_all = b.total - b.s.n;
+    for (int s = 0; s < 2; s++) {
+        backward_part(vt, rlc_instance_self(a), &b, 0, 4, n_all);
+        backward_part(vt, rlc_instance_self(c), &b, 0, 2, n_all);
+        backward_part(vt, rlc_instance_self(c), &b, 2, 4, n_all);
+        double na = step(vt, rlc_instance_self(a), 1e-3f).grad_norm;
+        double nc = step(vt, rlc_instance_self(c), 1e-3f).grad_norm;
+        ck_assert_msg(fabs(na - nc) <= 1e-5 * na, "step %d: grad norm %g whole vs %g in halves", s,
+                      na, nc);
+    }
+    logprobs(vt, rlc_instance_self(a), &b, l1, 0);
+    logprobs(vt, rlc_instance_self(c), &b, l2, 0);
+    for (size_t i = 0; i < b.total; i++) ck_assert_float_eq_tol(l1[i], l2[i], 1e-4f);
+    rlc_instance_unref(a);
+    rlc_instance_unref(c);
+}
+
+START_TEST(test_accumulation_full) { check_accumulation(NULL); }
+END_TEST
+
+START_TEST(test_accumulation_lora) { check_accumulation("\"lora\": {\"rank\": 4, \"targets\": [\"q_proj\", \"v_proj\", \"up_proj\"]}"); }
+END_TEST
+
+/* A NaN gradient: step names the tensor, updates nothing, drops the
+ * gradients; the next step works. */
+START_TEST(test_nonfinite_step)
+{
+    char err[1024] = "";
+    static batch b;
+    static float lp[MAXB * MAXT], lp2[MAXB * MAXT], d[MAXB * MAXT];
+    rlc_instance *inst = mu_model(stories_cfg(NULL));
+    const rlaif_model_vtable *vt = mu_vt(inst);
+    void *self = rlc_instance_self(inst);
+    batch_make(&b, vt, self, ZORP, 2);
+    logprobs(vt, self, &b, lp, RLAIF_OUT_KEEP);
+    for (size_t i = 0; i < b.total; i++) d[i] = -0.01f;
+    d[3] = NAN;
+    rlaif_outputs g = {.struct_size = sizeof g, .logprobs = d};
+    ck_assert_int_eq(vt->backward(self, &g, err, sizeof err), RLAIF_OK);
+    rlaif_step_params p = {.struct_size = sizeof p, .lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.999f,
+                           .eps = 1e-8f, .grad_scale = 1};
+    rlaif_step_result r = {.struct_size = sizeof r};
+    ck_assert_int_eq(vt->step(self, &p, &r, err, sizeof err), RLAIF_E_NUMERIC);
+    ck_assert_msg(strstr(err, "non-finite") && strstr(err, ".weight"), "%s", err);
+    logprobs(vt, self, &b, lp2, 0);
+    ck_assert(memcmp(lp, lp2, b.total * sizeof(float)) == 0);
+    backward_mean(vt, self, &b);
+    ck_assert_msg(vt->step(self, &p, &r, err, sizeof err) == RLAIF_OK, "%s", err);
+    ck_assert_uint_eq(r.step, 1);
+    ck_assert(isfinite(r.grad_norm) && r.grad_norm > 0);
+    rlc_instance_unref(inst);
+}
+END_TEST
+
 /* ===== Config errors ==================================================== */
 
 static void expect_error(const char *cfg, const char *needle)
@@ -663,6 +755,9 @@ static Suite *suite(void)
     tcase_add_test(tc, test_reference_frozen_lora);
     tcase_add_test(tc, test_reference_before_load_state);
     tcase_add_test(tc, test_frozen_layers_do_not_change);
+    tcase_add_test(tc, test_accumulation_full);
+    tcase_add_test(tc, test_accumulation_lora);
+    tcase_add_test(tc, test_nonfinite_step);
     tcase_add_test(tc, test_config_errors);
     suite_add_tcase(s, tc);
     return s;
