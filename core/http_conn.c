@@ -24,6 +24,7 @@ const char *http_reason(int status)
     switch (status) {
     case 200: return "OK";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
@@ -94,6 +95,7 @@ static int parse_request_line(const char *line, size_t n, http_request *req)
 }
 
 typedef struct header_facts {
+    char *bearer;         /* where to copy a bearer token (sizeof http_request.bearer) */
     int has_length;
     unsigned long long length;
     int chunked;
@@ -137,6 +139,10 @@ static int parse_headers(char *p, char *end, header_facts *h, char *msg, size_t 
             h->length = x;
         } else if (nlen == 17 && strncasecmp(p, "Transfer-Encoding", 17) == 0) {
             h->chunked = 1;
+        } else if (nlen == 13 && strncasecmp(p, "Authorization", 13) == 0 && vlen > 7 &&
+                   strncasecmp(v, "Bearer ", 7) == 0 && vlen - 7 < 256) {
+            memcpy(h->bearer, v + 7, vlen - 7);
+            h->bearer[vlen - 7] = 0;
         } else if (nlen == 6 && strncasecmp(p, "Expect", 6) == 0 && vlen == 12 &&
                    strncasecmp(v, "100-continue", 12) == 0) {
             h->expect_continue = 1;
@@ -188,7 +194,7 @@ int http_read_request(int fd, size_t max_body, int timeout_s, http_request *req,
         snprintf(msg, msglen, "malformed request line");
         return 400;
     }
-    header_facts h = {0};
+    header_facts h = {.bearer = req->bearer};
     int st = line_end < hend ? parse_headers(line_end + 2, hend, &h, msg, msglen) : 0;
     if (st) {
         free(buf);

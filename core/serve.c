@@ -42,7 +42,9 @@ static const char serve_usage[] =
     "  --backend NAME     model plugin (default transformer)\n"
     "  --threads N        model worker threads (default: the plugin's default)\n"
     "  --max-body BYTES   largest accepted request body (default 1048576); larger: 413\n"
-    "  --timeout SECONDS  how long a client may take to send its request (default 30)\n";
+    "  --timeout SECONDS  how long a client may take to send its request (default 30)\n"
+    "  --api-key-env NAME require \"Authorization: Bearer $NAME\" on every request but\n"
+    "                     /health (read from the environment: keys stay out of `ps`)\n";
 
 /* ===== Signals ========================================================== */
 
@@ -71,6 +73,7 @@ static void install_signals(void)
 
 typedef struct serve_opts {
     const char *model, *host, *backend;
+    const char *api_key;  /* from the environment variable named by --api-key-env */
     int port, threads, timeout_s;
     size_t max_body;
 } serve_opts;
@@ -106,6 +109,14 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
         if (!strcmp(a, "--model")) o->model = v;
         else if (!strcmp(a, "--host")) o->host = v;
         else if (!strcmp(a, "--backend")) o->backend = v;
+        else if (!strcmp(a, "--api-key-env")) {
+            o->api_key = getenv(v);
+            if (!o->api_key || !*o->api_key) {
+                fprintf(stderr, "rlaif serve: --api-key-env: environment variable '%s' is not "
+                        "set\n", v);
+                return 2;
+            }
+        }
         else if (!strcmp(a, "--port") && !parse_long(v, 0, 65535, &x)) o->port = (int)x;
         else if (!strcmp(a, "--threads") && !parse_long(v, 1, 256, &x)) o->threads = (int)x;
         else if (!strcmp(a, "--timeout") && !parse_long(v, 1, 3600, &x)) o->timeout_s = (int)x;
@@ -185,6 +196,19 @@ static void handle(int fd, serve_model *m, const serve_opts *o)
         return;
     }
     serve_reply r = {0};
+    /* Compared in full whatever the first difference, so timing says nothing. */
+    if (o->api_key && strcmp(req.path, "/health") != 0) {
+        size_t a = strlen(o->api_key), b = strlen(req.bearer), diff = a ^ b;
+        for (size_t i = 0; i < a; i++)
+            diff |= (size_t)(o->api_key[i] ^ (i < b ? req.bearer[i] : 0));
+        if (diff) {
+            http_send_error(fd, 401, "missing or wrong API key (send \"Authorization: Bearer "
+                            "KEY\")", NULL);
+            http_request_free(&req);
+            close(fd);
+            return;
+        }
+    }
     int is_get = !strcmp(req.method, "GET"), is_post = !strcmp(req.method, "POST");
     const char *p = req.path;
     int known = !strcmp(p, "/v1/models") || !strcmp(p, "/v1/completions") ||

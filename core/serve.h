@@ -39,6 +39,7 @@ typedef struct http_request {
     char path[1024];        /* the target without its query string */
     char *body;             /* NUL-terminated, malloc'ed (NULL when none) */
     size_t body_len;
+    char bearer[256];       /* the token of "Authorization: Bearer ...", or "" */
 } http_request;
 
 /* Reads one request from fd, all of it within timeout_s seconds.  On

@@ -379,6 +379,47 @@ START_TEST(dead_server_fails_after_retries)
 }
 END_TEST
 
+/* A server started with --api-key-env answers 401 without the key (a
+ * final answer, not retried) and serves a labeler that sends it. */
+START_TEST(api_key_is_checked)
+{
+    setenv("RLAIF_TEST_SERVE_KEY", "s3cret-key", 1);
+    st_server s;
+    char msg[2048], err[1024] = "", cfg[512];
+    const char *extra[] = {"--api-key-env", "RLAIF_TEST_SERVE_KEY", NULL};
+    ck_assert_msg(st_server_start(&s, NULL, extra, msg, sizeof msg) == 0, "%s", msg);
+    st_response r;
+    ck_assert_int_eq(st_http(s.port, "GET", "/v1/models", NULL, &r), 0);
+    ck_assert_int_eq(r.status, 401);
+    st_response_free(&r);
+    ck_assert_int_eq(st_http(s.port, "GET", "/health", NULL, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    st_response_free(&r);
+    const char *keys[3] = {"", ", \"api_key\": \"s3cret-kez\"",
+                           ", \"api_key_env\": \"RLAIF_TEST_SERVE_KEY\""};
+    for (int i = 0; i < 3; i++) {
+        snprintf(cfg, sizeof cfg, "{\"base_url\": \"http://127.0.0.1:%d/v1\", \"constitution\": "
+                 "\"harmless\", \"backoff_ms\": 1%s}", s.port, keys[i]);
+        rlc_instance *in = make_labeler("http", cfg, err, sizeof err);
+        ck_assert_msg(in != NULL, "%s", err);
+        labeler b = wrap(in);
+        rlaif_compare_req req = {"p", "a hug", "a kick", 0};
+        rlaif_compare_result res;
+        rlaif_status st = b.vt->compare(b.self, 1, &req, &res, err, sizeof err);
+        if (i < 2) {
+            ck_assert_int_eq(st, RLAIF_E_EXTERNAL);
+            ck_assert_msg(strstr(err, "HTTP 401 after 1 attempt(s)"), "%s", err);
+            ck_assert_msg(strstr(err, "API key"), "%s", err);
+        } else {
+            ck_assert_msg(st == RLAIF_OK, "%s", err);
+            ck_assert(res.p_a > 0 && res.p_a < 1);
+        }
+        rlc_instance_unref(in);
+    }
+    ck_assert_int_eq(st_server_stop(&s, SIGTERM), 0);
+}
+END_TEST
+
 START_TEST(config_errors_name_the_key)
 {
     const char *const cases[][2] = {
@@ -432,6 +473,7 @@ int main(void)
     tcase_add_test(e, malformed_answers_name_the_json_path);
     tcase_add_test(e, dead_server_fails_after_retries);
     tcase_add_test(e, config_errors_name_the_key);
+    tcase_add_test(e, api_key_is_checked);
     suite_add_tcase(s, e);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
