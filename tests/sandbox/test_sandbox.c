@@ -272,7 +272,7 @@ END_TEST
 START_TEST(test_nondumpable)
 {
     int degraded = _i;
-    if (!sbx_nondumpable_supported()) return;   /* fs.suid_dumpable = 1 */
+    if (!sbx_nondumpable_supported()) return;   /* fs.suid_dumpable = 1, or valgrind */
     const char *argv[] = {"/bin/sh", "-c",
                           "if cat /proc/$$/environ > /dev/null 2>&1; then echo readable; "
                           "else echo sealed; fi; echo still-runs",

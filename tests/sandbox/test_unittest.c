@@ -362,11 +362,15 @@ START_TEST(test_targeted_hacks_fail_in_process_isolation)
     float rewards[5];
     const char *details[5];
     score(&r, s, 5, rewards, NULL, details);
+    /* Lua's isolation needs sbx_nondumpable_supported(); without it (under
+     * valgrind, or fs.suid_dumpable = 1) the shared variant runs. */
+    int lua_isolated = strstr(details[4], "\"isolation\":\"process\"") != NULL;
     for (size_t i = 0; i < 3; i++)
-        ck_assert_msg(rewards[i] == 0.0f, "targeted hack %zu earned %g: %s", i, rewards[i],
-                      details[i]);
+        if (i != 2 || lua_isolated)
+            ck_assert_msg(rewards[i] == 0.0f, "targeted hack %zu earned %g: %s", i, rewards[i],
+                          details[i]);
     ck_assert_msg(rewards[3] == 1.0f, "the candidate reached the driver: %s", details[3]);
-    if (strstr(details[4], "\"isolation\":\"process\""))   /* needs fs.suid_dumpable != 1 */
+    if (lua_isolated)
         ck_assert_msg(rewards[4] == 1.0f, "the Lua candidate reached the driver: %s", details[4]);
     reward_close(&r);
 

@@ -38,6 +38,10 @@ int sbx_namespaces_unavailable(void) { return atomic_load(&ns_broken); }
 
 int sbx_nondumpable_supported(void)
 {
+    /* valgrind reads a program before it lets it be executed, so an
+     * execute-only copy cannot run under it (its preload library marks it). */
+    const char *preload = getenv("LD_PRELOAD");
+    if (preload && strstr(preload, "vgpreload")) return 0;
     /* 0 (no dumps) and 2 (root-only dumps) both leave the process
      * non-dumpable as ptrace and /proc see it; 1 keeps it dumpable. */
     int fd = open("/proc/sys/fs/suid_dumpable", O_RDONLY | O_CLOEXEC);
