@@ -699,6 +699,94 @@ START_TEST(test_nonfinite_step)
 }
 END_TEST
 
+/* ===== Heads, entropy and temperature: a directional derivative ========= */
+
+/* L = sum_t a_t x_t for one output x of forward at temperature 0.7 (x =
+ * logprobs, entropy, values or score), with fixed coefficients a.  An
+ * AdamW step with eps = 1e6 moves the weights by -c g (g the gradient the
+ * plugin computed), so L drops by c |g|^2 + O(c^2); Richardson over c and
+ * c/2 removes the O(c^2) term (c small enough for the value head's
+ * curvature, large enough for float32 losses).  A wrong gradient for that output (sign,
+ * temperature, head) breaks the match. */
+static double loss_at(const rlaif_model_vtable *vt, void *self, const batch *b, uint32_t what,
+                      const float *coef, uint32_t keep)
+{
+    static float out[MAXB * MAXT];
+    char err[512];
+    rlaif_outputs o = {.struct_size = sizeof o};
+    if (what == RLAIF_OUT_LOGPROBS) o.logprobs = out;
+    if (what == RLAIF_OUT_ENTROPY) o.entropy = out;
+    if (what == RLAIF_OUT_VALUES) o.values = out;
+    if (what == RLAIF_OUT_SCORE) o.score = out;
+    ck_assert_msg(vt->forward(self, &b->s, what | keep, 0.7f, &o, err, sizeof err) == RLAIF_OK,
+                  "%s", err);
+    size_t n = what == RLAIF_OUT_SCORE ? b->s.n : b->total;
+    double l = 0;
+    for (size_t i = 0; i < n; i++) l += (double)coef[i] * out[i];
+    return l;
+}
+
+/* Returns (L(theta) - L(theta - c g)) / (c |g|^2). */
+static double descent_ratio(uint32_t what, double c)
+{
+    char cfg[2048], err[512];
+    snprintf(cfg, sizeof cfg, "{\"path\": \"%s/golden/llama_tiny\", \"threads\": 2, "
+             "\"value_head\": true, \"score_head\": true, \"seed\": 7}", mu_shared_dir());
+    rlc_instance *inst = mu_model(cfg);
+    const rlaif_model_vtable *vt = mu_vt(inst);
+    void *self = rlc_instance_self(inst);
+    static batch b;
+    static float coef[MAXB * MAXT];
+    b.total = 0;
+    for (size_t i = 0; i < 3; i++) {
+        b.len[i] = 10 + 3 * i;
+        for (size_t t = 0; t < b.len[i]; t++) b.ids[i][t] = (int32_t)((i * 131 + t * 17 + 5) % 512);
+        b.pp[i] = b.ids[i];
+        b.total += b.len[i];
+    }
+    b.s = (rlaif_seqs){.struct_size = sizeof b.s, .n = 3, .ids = b.pp, .len = b.len};
+    uint64_t r = 99;
+    for (size_t i = 0; i < b.total; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        coef[i] = (float)((double)(r >> 11) / 9007199254740992.0 - 0.5);
+    }
+    double l0 = loss_at(vt, self, &b, what, coef, RLAIF_OUT_KEEP);
+    rlaif_outputs g = {.struct_size = sizeof g};
+    if (what == RLAIF_OUT_LOGPROBS) g.logprobs = coef;
+    if (what == RLAIF_OUT_ENTROPY) g.entropy = coef;
+    if (what == RLAIF_OUT_VALUES) g.values = coef;
+    if (what == RLAIF_OUT_SCORE) g.score = coef;
+    ck_assert_msg(vt->backward(self, &g, err, sizeof err) == RLAIF_OK, "%s", err);
+    rlaif_step_params p = {.struct_size = sizeof p, .lr = (float)(c * 1e6), .beta1 = 0.9f,
+                           .beta2 = 0.999f, .eps = 1e6f, .weight_decay = 0, .max_grad_norm = 0,
+                           .grad_scale = 1};
+    rlaif_step_result res = {.struct_size = sizeof res};
+    ck_assert_msg(vt->step(self, &p, &res, err, sizeof err) == RLAIF_OK, "%s", err);
+    double l1 = loss_at(vt, self, &b, what, coef, 0);
+    rlc_instance_unref(inst);
+    return (l0 - l1) / (c * res.grad_norm * res.grad_norm);
+}
+
+static void check_direction(uint32_t what, double c, const char *name)
+{
+    double d1 = descent_ratio(what, c), d2 = descent_ratio(what, c / 2);
+    double rich = 2 * d2 - d1;
+    fflush(stdout);
+    printf("descent ratio %s: %.5f (c) %.5f (c/2) -> %.5f\n", name, d1, d2, rich);
+    fflush(stdout);
+    ck_assert_msg(fabs(rich - 1) < 0.01, "%s: directional derivative / |g|^2 = %g (want 1)", name,
+                  rich);
+}
+
+START_TEST(test_direction_logprobs) { check_direction(RLAIF_OUT_LOGPROBS, 3e-4, "logprobs@T0.7"); }
+END_TEST
+START_TEST(test_direction_entropy) { check_direction(RLAIF_OUT_ENTROPY, 1e-3, "entropy@T0.7"); }
+END_TEST
+START_TEST(test_direction_values) { check_direction(RLAIF_OUT_VALUES, 1e-4, "values"); }
+END_TEST
+START_TEST(test_direction_score) { check_direction(RLAIF_OUT_SCORE, 1e-3, "score"); }
+END_TEST
+
 /* ===== Config errors ==================================================== */
 
 static void expect_error(const char *cfg, const char *needle)
@@ -758,6 +846,10 @@ static Suite *suite(void)
     tcase_add_test(tc, test_accumulation_full);
     tcase_add_test(tc, test_accumulation_lora);
     tcase_add_test(tc, test_nonfinite_step);
+    tcase_add_test(tc, test_direction_logprobs);
+    tcase_add_test(tc, test_direction_entropy);
+    tcase_add_test(tc, test_direction_values);
+    tcase_add_test(tc, test_direction_score);
     tcase_add_test(tc, test_config_errors);
     suite_add_tcase(s, tc);
     return s;
