@@ -49,24 +49,27 @@ static model_call check_model(lua_State *L, int arg)
 /* ===== Scratch memory freed on error ==================================== */
 
 /* A userdata owning malloc'ed blocks; its __gc frees them, so a Lua error
- * in the middle of a method leaks nothing. */
+ * in the middle of a method leaks nothing.  The list of blocks grows. */
 typedef struct scratch {
-    void *blocks[64];
-    int n;
+    void **blocks;
+    size_t n, cap;
 } scratch;
 
 static int scratch_gc(lua_State *L)
 {
     scratch *s = lua_touserdata(L, 1);
-    for (int i = 0; i < s->n; i++) free(s->blocks[i]);
-    s->n = 0;
+    for (size_t i = 0; i < s->n; i++) free(s->blocks[i]);
+    free(s->blocks);
+    s->blocks = NULL;
+    s->n = s->cap = 0;
     return 0;
 }
 
 static scratch *push_scratch(lua_State *L)
 {
     scratch *s = lua_newuserdatauv(L, sizeof *s, 0);
-    s->n = 0;
+    s->blocks = NULL;
+    s->n = s->cap = 0;
     if (luaL_newmetatable(L, "rlaif.scratch")) {
         lua_pushcfunction(L, scratch_gc);
         lua_setfield(L, -2, "__gc");
@@ -78,9 +81,15 @@ static scratch *push_scratch(lua_State *L)
 static void *scratch_keep(lua_State *L, scratch *s, void *p)
 {
     if (!p) luaL_error(L, "out of memory");
-    if (s->n == (int)(sizeof s->blocks / sizeof s->blocks[0])) {
-        free(p);
-        luaL_error(L, "internal: scratch full");
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 16;
+        void **grown = realloc(s->blocks, cap * sizeof *grown);
+        if (!grown) {
+            free(p);
+            luaL_error(L, "out of memory");
+        }
+        s->blocks = grown;
+        s->cap = cap;
     }
     s->blocks[s->n++] = p;
     return p;

@@ -19,7 +19,7 @@
 -- Measured outcome (2-core machine, default 60 steps, a few minutes): see the
 -- closing lines this script prints; the figures of the reference run are in
 -- docs/quickstart.md.
-local steps = tonumber(arg[1]) or 60
+local steps = tonumber(arg[1]) or 80
 local here = (arg[0]:match("^(.*)/examples/[^/]*$")) or "."
 local model_path = here .. "/models/stories260K/stories260K.bin"
 local data = here .. "/examples/data/"
@@ -27,11 +27,11 @@ local data = here .. "/examples/data/"
 local config = {
   model = model_path,
   steps = steps,
-  batch_size = 16,            -- prompts per step (one sample each for PPO)
+  batch_size = 32,            -- prompts per step (one sample each for PPO)
   seed = 1,
   generation = {max_new_tokens = 48, temperature = 1.0},
-  ppo = {lr = 3e-4, epochs = 2, minibatch_size = 8, kl_coef = 0.05, adaptive_kl = true,
-         kl_target = 4, kl_horizon = 2000, vf_coef = 0.1, max_grad_norm = 1.0,
+  ppo = {lr = 2e-4, epochs = 2, minibatch_size = 16, kl_coef = 0.1, adaptive_kl = true,
+         kl_target = 3, kl_horizon = 300, vf_coef = 0.1, max_grad_norm = 1.0,
          warmup_steps = 5, total_steps = steps, schedule = "cosine", min_lr_ratio = 0.1},
   reward = {ai_feedback = 1.0, sentiment = 1.0},
 }
@@ -58,7 +58,10 @@ rlaif.rl{
   policy = policy, reference = reference, algorithm = "ppo", config = config.ppo,
   prompts = train_prompts, reward = reward, steps = steps, batch_size = config.batch_size,
   samples_per_prompt = 1, generation = config.generation, seed = config.seed,
-  eval = {prompts = eval_prompts, every = 10, generation = {max_new_tokens = 48, temperature = 0.7}},
+  -- Held-out evaluation at temperature 1, so that its KL is the KL of the
+  -- policy to the starting model (a Monte-Carlo estimate over 96 samples).
+  eval = {prompts = eval_prompts, every = 10, samples_per_prompt = 4,
+          generation = {max_new_tokens = 48, temperature = 1.0}},
   run = run, checkpoint_every = 5,
   on_eval = function(step, res)
     if not first_eval and step == 0 then first_eval = res end
@@ -80,7 +83,9 @@ if not first_eval then
 end
 if first_eval and last_eval then
   run:print("\nbefore -> after, same prompts and seeds:")
-  for i = 1, math.min(4, #last_eval.samples) do
+  local stride = math.max(1, #last_eval.samples // #eval_prompts)
+  for k = 0, 3 do
+    local i = k * stride + 1
     local b, a = first_eval.samples[i], last_eval.samples[i]
     run:print(string.format("\n[%s]\n  before (%.2f): %s\n  after  (%.2f): %s", a.prompt,
       b.reward or 0, (b.response:gsub("%s+", " ")), a.reward or 0, (a.response:gsub("%s+", " "))))

@@ -318,7 +318,8 @@ function rlaif.rl(opts)
   local function evaluate(step)
     if not eval then return end
     local res = rlaif.evaluate{policy = policy, reference = opts.reference, prompts = eval.prompts,
-      reward = eval.reward or reward, generation = eval.generation or gen, seed = (eval.seed or 777)}
+      reward = eval.reward or reward, generation = eval.generation or gen, seed = (eval.seed or 777),
+      samples_per_prompt = eval.samples_per_prompt}
     if run then run:samples(step, "eval", res.samples) end
     if opts.on_eval then opts.on_eval(step, res) end
     return res

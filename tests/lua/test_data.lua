@@ -42,3 +42,12 @@ end
 assert(count == 25, "batches cover every row")
 assert(data.column(rows, "prompt")[3] == "p3")
 print("data: ok")
+
+-- Many sequences in one model call (a regression: the binding's scratch list
+-- once had a fixed size of 64 blocks).
+local m = rlaif.model{backend = "bigram", seed = 1}
+local seqs = {}
+for i = 1, 150 do seqs[i] = "seq " .. i end
+local outs = m:forward(seqs, {logprobs = true})
+assert(#outs == 150 and #outs[150].logprobs == #m:tokenize("seq 150", {bos = true}))
+print("many sequences: ok")
