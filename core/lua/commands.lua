@@ -4,11 +4,13 @@ local rlaif = ...
 local commands = {}
 rlaif._commands = commands
 
-local function usage(text) error("rlaif_usage:" .. text, 0) end
+-- Command-line options shared by every command written in Lua: --key value, flags,
+-- and "list" options that may be repeated (--reward a --reward b).
 
--- Parses --key value / --flag options; `spec` maps option names to
--- "string" | "number" | "integer" | "flag", aliases map short names.
-local function parse(args, spec, aliases, help)
+local function usage(text) error("rlaif_usage:" .. text, 0) end
+rlaif._usage = usage
+
+function rlaif._cli_parse(args, spec, aliases, help)
   local opts, rest = {}, {}
   local i = 1
   while i <= #args do
@@ -27,16 +29,23 @@ local function parse(args, spec, aliases, help)
       else
         local v = args[i + 1]
         if v == nil then usage("option '" .. a .. "' needs a value\n" .. help) end
-        if kind ~= "string" then
+        if kind == "number" or kind == "integer" then
           local num = tonumber(v)
           if num == nil or (kind == "integer" and math.type(num) ~= "integer") then
             usage("option '" .. a .. "': " .. kind .. " expected, got '" .. v .. "'\n" .. help)
           end
           v = num
         end
-        opts[key] = v
+        if kind == "list" then
+          opts[key] = opts[key] or {}
+          table.insert(opts[key], v)
+        else
+          opts[key] = v
+        end
         i = i + 1
       end
+    elseif a:match("^%-") and #a > 1 then
+      usage("unknown option '" .. a .. "'\n" .. help)
     else
       rest[#rest + 1] = a
     end
@@ -44,6 +53,8 @@ local function parse(args, spec, aliases, help)
   end
   return opts, rest
 end
+
+local parse = rlaif._cli_parse
 
 local generate_help = [[
 usage: rlaif generate --model PATH --prompt TEXT [options]

@@ -75,57 +75,6 @@ end
 function rlaif._sorted_json(v, indent) return sorted_json(v, indent, 0) end
 
 ------------------------------------------------------------------------------
--- Command-line options shared by report, eval and label: --key value, flags,
--- and "list" options that may be repeated (--reward a --reward b).
-
-local function usage(text) error("rlaif_usage:" .. text, 0) end
-rlaif._usage = usage
-
-function rlaif._cli_parse(args, spec, aliases, help)
-  local opts, rest = {}, {}
-  local i = 1
-  while i <= #args do
-    local a = args[i]
-    if a == "-h" or a == "--help" then
-      io.stdout:write(help)
-      return nil
-    end
-    local key = aliases[a] or (a:match("^%-%-(.+)$"))
-    if key then
-      key = key:gsub("%-", "_")
-      local kind = spec[key]
-      if not kind then usage("unknown option '" .. a .. "'\n" .. help) end
-      if kind == "flag" then
-        opts[key] = true
-      else
-        local v = args[i + 1]
-        if v == nil then usage("option '" .. a .. "' needs a value\n" .. help) end
-        if kind == "number" or kind == "integer" then
-          local num = tonumber(v)
-          if num == nil or (kind == "integer" and math.type(num) ~= "integer") then
-            usage("option '" .. a .. "': " .. kind .. " expected, got '" .. v .. "'\n" .. help)
-          end
-          v = num
-        end
-        if kind == "list" then
-          opts[key] = opts[key] or {}
-          table.insert(opts[key], v)
-        else
-          opts[key] = v
-        end
-        i = i + 1
-      end
-    elseif a:match("^%-") and #a > 1 then
-      usage("unknown option '" .. a .. "'\n" .. help)
-    else
-      rest[#rest + 1] = a
-    end
-    i = i + 1
-  end
-  return opts, rest
-end
-
-------------------------------------------------------------------------------
 -- Reading a run directory.
 
 -- metrics.jsonl as rows sorted by step (a later row for the same step wins,
@@ -691,7 +640,7 @@ the run directory has them, and the configuration.
 function rlaif._commands.report(args)
   local opts, rest = rlaif._cli_parse(args, {out = "string"}, {["-o"] = "out"}, report_help)
   if not opts then return 0 end
-  if #rest ~= 1 then usage("exactly one RUN_DIR is required\n" .. report_help) end
+  if #rest ~= 1 then rlaif._usage("exactly one RUN_DIR is required\n" .. report_help) end
   local out = rlaif.report(rest[1], opts.out)
   print("report: " .. out)
   return 0
