@@ -1,6 +1,6 @@
 -- examples/quickstart.lua — make stories260K kinder with AI feedback from itself.
 --
---   build/rlaif run examples/quickstart.lua [STEPS]
+--   build/rlaif run examples/quickstart.lua [STEPS [RUN_DIR]]
 --
 -- The RLAIF paper's self-improvement setting on a model small enough for two
 -- CPU cores: the policy is stories260K (a 260K-parameter TinyStories Llama);
@@ -49,7 +49,7 @@ local reward = rlaif.compose{
 local train_prompts = rlaif.data.column(rlaif.data.read_jsonl(data .. "story_prompts_train.jsonl"), "prompt")
 local eval_prompts = rlaif.data.column(rlaif.data.read_jsonl(data .. "story_prompts_heldout.jsonl"), "prompt")
 
-local run = rlaif.run{dir = here .. "/runs/quickstart", config = config}
+local run = rlaif.run{dir = arg[2] or (here .. "/runs/quickstart"), config = config}
 run:print(string.format("quickstart: PPO on %s for %d steps (%d train prompts, %d held out)",
   model_path, steps, #train_prompts, #eval_prompts))
 
