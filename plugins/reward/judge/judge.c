@@ -6,8 +6,13 @@
  * re-scores the same texts often (evaluation sets, repeated greedy
  * samples), so scores are cached: the key is two independent 64-bit hashes
  * of prompt and response (a false hit needs a 128-bit collision), the table
- * keeps the `cache_size` most recently used entries.  Scores use a fixed
- * seed per pair so a cached and a fresh score agree.
+ * keeps the `cache_size` most recently used entries.
+ *
+ * The labeler draws a principle from the request's seed.  Scores under
+ * different principles are on different scales (each has its own rubric or
+ * probe), so the seed is a function of the prompt alone: every response to
+ * one prompt is judged under the same principle and the scores a group of
+ * samples is ranked by are comparable; a cached and a fresh score agree.
  *
  * Config keys:
  *   labeler     instance {"rlaif_handle": N}   required: a labeler with score
@@ -196,7 +201,7 @@ static rlaif_status judge_score(void *vself, const rlaif_reward_batch *b, rlaif_
             continue;
         }
         reqs[n_miss] = (rlaif_score_req){.prompt = p, .response = b->responses[i],
-                                         .seed = j->seed ^ h[2 * i]};
+                                         .seed = j->seed ^ hash_pair(p, "", 0x9e3779b97f4a7c15ull)};
         which[n_miss++] = i;
     }
     rlaif_status st = n_miss ? vt->score(j->labeler.self, n_miss, reqs, res, err, errlen) : RLAIF_OK;
