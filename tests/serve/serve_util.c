@@ -16,6 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <check.h>
+
+#include "core.h"
+
 const char *st_model_path(void)
 {
     static char path[4096];
@@ -119,6 +123,35 @@ char *st_server_stderr(st_server *s)
     }
     buf[n] = 0;
     return buf;
+}
+
+int st_fixture_up(st_server *s, const char *model, const char *prog)
+{
+    char msg[2048];
+    if (st_server_start(s, model, NULL, msg, sizeof msg) == 0) return 0;
+    fprintf(stderr, "%s: %s\n", prog, msg);
+    return -1;
+}
+
+int st_fixture_down(st_server *s, const char *prog)
+{
+    int rc = st_server_stop(s, SIGTERM);
+    char *rest = st_server_stderr(s);
+    if (rc != 0 || (rest && strcmp(rest, "rlaif serve: stopped\n") != 0))
+        fprintf(stderr, "%s: the server exited with %d and said:\n%s\n", prog, rc,
+                rest ? rest : "");
+    free(rest);
+    return rc;
+}
+
+int st_run_suite(Suite *s)
+{
+    SRunner *r = srunner_create(s);
+    srunner_run_all(r, CK_NORMAL);
+    int failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    rlc_shutdown();
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
 /* ===== A client ========================================================= */

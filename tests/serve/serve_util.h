@@ -34,6 +34,19 @@ int st_server_stop(st_server *s, int sig);
 /* The rest of the server's stderr (after the "listening" line), malloc'ed. */
 char *st_server_stderr(st_server *s);
 
+/* The test programs' fixture halves.  st_fixture_up starts the server (as
+ * st_server_start) and on failure prints "<prog>: <why>" to stderr and
+ * returns -1.  st_fixture_down stops it with SIGTERM; what it said besides
+ * "stopped" (a sanitizer report, a crash) goes to stderr, naming `prog`;
+ * returns the exit status (the caller fails the program when nonzero). */
+int st_fixture_up(st_server *s, const char *model, const char *prog);
+int st_fixture_down(st_server *s, const char *prog);
+
+/* Runs the suite (CK_NORMAL), frees it, shuts the core down, and returns
+ * the program's exit status: EXIT_FAILURE when any test failed. */
+struct Suite;
+int st_run_suite(struct Suite *s);
+
 typedef struct st_response {
     int status;
     char *body;     /* malloc'ed, NUL-terminated */

@@ -149,9 +149,7 @@ static void remove_model_dir(void)
 static void up(void)
 {
     make_model_dir();
-    char msg[2048];
-    if (st_server_start(&server, model_dir, NULL, msg, sizeof msg)) {
-        fprintf(stderr, "test_chatml: %s\n", msg);
+    if (st_fixture_up(&server, model_dir, "test_chatml")) {
         remove_model_dir();
         exit(EXIT_FAILURE);
     }
@@ -159,12 +157,7 @@ static void up(void)
 
 static void down(void)
 {
-    int rc = st_server_stop(&server, SIGTERM);
-    char *rest = st_server_stderr(&server);
-    if (rc != 0 || (rest && strcmp(rest, "rlaif serve: stopped\n") != 0))
-        fprintf(stderr, "test_chatml: the server exited with %d and said:\n%s\n", rc,
-                rest ? rest : "");
-    free(rest);
+    int rc = st_fixture_down(&server, "test_chatml");
     remove_model_dir();
     if (rc != 0) exit(EXIT_FAILURE);
 }
@@ -305,10 +298,5 @@ int main(void)
     tcase_add_test(t, chat_prompt_is_chatml);
     tcase_add_test(t, chat_labeler_agrees_with_llm_chatml);
     suite_add_tcase(s, t);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    rlc_shutdown();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return st_run_suite(s);
 }

@@ -19,24 +19,13 @@ static st_server server;
 
 static void server_up(void)
 {
-    char msg[2048];
-    if (st_server_start(&server, NULL, NULL, msg, sizeof msg)) {
-        fprintf(stderr, "test_http_labeler: %s\n", msg);
-        exit(EXIT_FAILURE);
-    }
+    if (st_fixture_up(&server, NULL, "test_http_labeler")) exit(EXIT_FAILURE);
 }
 
-/* Stops the server; what it said besides "stopped" (a sanitizer report, a
- * crash) goes to the test's stderr, and an unclean exit fails the program. */
+/* An unclean exit of the server fails the program. */
 static void server_down(void)
 {
-    int rc = st_server_stop(&server, SIGTERM);
-    char *rest = st_server_stderr(&server);
-    if (rc != 0 || (rest && strcmp(rest, "rlaif serve: stopped\n") != 0))
-        fprintf(stderr, "test_http_labeler: the server exited with %d and said:\n%s\n", rc,
-                rest ? rest : "");
-    free(rest);
-    if (rc != 0) exit(EXIT_FAILURE);
+    if (st_fixture_down(&server, "test_http_labeler") != 0) exit(EXIT_FAILURE);
 }
 
 /* ===== Labelers ========================================================= */
@@ -475,10 +464,5 @@ int main(void)
     tcase_add_test(e, config_errors_name_the_key);
     tcase_add_test(e, api_key_is_checked);
     suite_add_tcase(s, e);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    rlc_shutdown();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return st_run_suite(s);
 }
