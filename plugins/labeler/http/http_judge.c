@@ -23,28 +23,20 @@
 
 #include "chat.h"
 #include "http_labeler.h"
+#include "ldraw.h"
 #include "prefmath.h"
 #include "sbuf.h"
 
 /* ===== The principle draw (must stay labeler/llm's) ===================== */
 
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
 uint64_t hl_request_seed(const http_labeler *L, uint64_t req_seed)
 {
-    return mix64(req_seed ^ mix64(L->seed ^ 0x6C6162656C6C6D00ull /* "labellm" */));
+    return lab_request_seed(L->seed, req_seed);
 }
 
 size_t hl_pick_principle(const http_labeler *L, uint64_t stream, uint32_t round)
 {
-    uint64_t s = round ? mix64(stream + 0xA24BAED4963EE407ull * round) : stream;
-    return lab_constitution_pick(L->con, s, L->subset, L->n_subset);
+    return lab_draw_principle(L->con, L->subset, L->n_subset, stream, round);
 }
 
 /* ===== Contexts: what is asked before a label =========================== */
@@ -253,10 +245,12 @@ static rlaif_status label_loglik(http_labeler *L, size_t n_ctx, const hl_ctx *ct
     return st;
 }
 
-/* out[i] = L(texts[i]), the whole text's log-likelihood (echo). */
-static rlaif_status text_loglik(http_labeler *L, size_t n, char *const *texts, double *out,
+/* out[i] = L(texts[i]), the whole text's log-likelihood (echo); a
+ * lab_text_loglik_fn over the labeler `ctx`. */
+static rlaif_status text_loglik(void *ctx, size_t n, const char *const *texts, double *out,
                                 char *err, size_t errlen)
 {
+    http_labeler *L = ctx;
     hl_job *jobs = calloc(n ? n : 1, sizeof *jobs);
     if (!jobs) return hl_nomem(err, errlen);
     rlaif_status st = RLAIF_OK;
@@ -268,67 +262,13 @@ static rlaif_status text_loglik(http_labeler *L, size_t n, char *const *texts, d
     return st;
 }
 
-/* ===== Probe margins ==================================================== */
-
-static rlaif_status probe_margins(http_labeler *L, size_t n, const char *const *prompts,
-                                  const char *const *responses, const size_t *principle,
-                                  double *margin, char *err, size_t errlen)
-{
-    lab_prompter pp = {L->con, L->chat};
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++) {
-        const lab_probe *pr = lab_constitution_probe(L->con, principle[i]);
-        total += pr->n_positive + pr->n_negative;
-    }
-    char **texts = calloc(total ? total : 1, sizeof *texts);
-    double *ll = malloc((total ? total : 1) * sizeof *ll);
-    rlaif_status st = texts && ll ? RLAIF_OK : hl_nomem(err, errlen);
-    size_t q = 0;
-    for (size_t i = 0; i < n && !st; i++) {
-        const lab_probe *pr = lab_constitution_probe(L->con, principle[i]);
-        for (size_t v = 0; v < pr->n_positive + pr->n_negative && !st; v++) {
-            const char *variant = v < pr->n_positive ? pr->positive[v]
-                                                     : pr->negative[v - pr->n_positive];
-            sbuf b;
-            sbuf_init(&b);
-            st = lab_prompt_probe(&pp, pr, prompts[i], responses[i], variant, &b, err, errlen);
-            texts[q] = sbuf_take(&b);
-            if (!st && !texts[q]) st = hl_nomem(err, errlen);
-            q++;
-        }
-    }
-    if (!st) st = text_loglik(L, total, texts, ll, err, errlen);
-    q = 0;
-    for (size_t i = 0; i < n && !st; i++) {
-        const lab_probe *pr = lab_constitution_probe(L->con, principle[i]);
-        margin[i] = lab_probe_margin(ll + q, pr->n_positive, ll + q + pr->n_positive,
-                                     pr->n_negative);
-        q += pr->n_positive + pr->n_negative;
-    }
-    for (size_t i = 0; texts && i < total; i++) free(texts[i]);
-    free(texts);
-    free(ll);
-    return st;
-}
-
 /* ===== compare ========================================================== */
 
 static void answer(http_labeler *L, size_t principle, int a_is_x, double px_first,
                    double px_second, int two_orders, rlaif_compare_result *res)
 {
-    lab_pair_result pr;
-    lab_pair_combine(px_first, px_second, a_is_x, L->clamp_hi, &pr);
-    res->p_a = pr.p_a;
-    res->p_a_first = pr.p_a_first;
-    res->p_a_second = pr.p_a_second;
-    res->principle_id = L->con->principles[principle].id;
-    res->rationale = NULL;
-    L->n_compare++;
-    if (two_orders) {
-        L->n_two_order++;
-        L->n_disagree += (uint64_t)pr.orders_disagree;
-        L->n_first_wins += (uint64_t)(px_first > 0.5) + (uint64_t)(px_second < 0.5);
-    }
+    lab_answer(L->con, L->clamp_hi, principle, a_is_x, px_first, px_second, two_orders,
+               &L->tally, res);
 }
 
 typedef struct pair {
@@ -355,9 +295,8 @@ static rlaif_status compare_instruct(http_labeler *L, size_t m, const pair *pl, 
     const char *labels[2] = {L->con->choices[0], L->con->choices[1]};
     if (!st) st = label_loglik(L, 2 * m, ctx, 2, labels, ll, err, errlen);
     for (size_t k = 0; k < m && !st; k++) {
-        const double *l1 = ll + 4 * k, *l2 = ll + 4 * k + 2;
-        double px_first = lab_softmax2(l1[0], l1[1]);  /* x shown as the first choice */
-        double px_second = lab_softmax2(l2[1], l2[0]); /* x shown as the second choice */
+        double px_first, px_second;
+        lab_pair_orders(ll + 4 * k, &px_first, &px_second);
         answer(L, pl[k].principle, pl[k].a_is_x, px_first, px_second, 1, &results[idx[k]]);
     }
     hl_ctx_free(ctx, 2 * m + 1);
@@ -379,10 +318,12 @@ static rlaif_status compare_probe(http_labeler *L, size_t m, const pair *pl, con
             cands[2 * k + (size_t)c] = c ? pl[k].y : pl[k].x;
             principle[2 * k + (size_t)c] = pl[k].principle;
         }
-    if (!st) st = probe_margins(L, 2 * m, prompts, cands, principle, margin, err, errlen);
+    lab_prompter pp = {L->con, L->chat};
+    if (!st)
+        st = lab_probe_margins(&pp, 2 * m, prompts, cands, principle, text_loglik, L, margin,
+                               HL_WHO, err, errlen);
     for (size_t k = 0; k < m && !st; k++) {
-        double scale = lab_constitution_probe(L->con, pl[k].principle)->scale;
-        double px = lab_sigmoid(scale * (margin[2 * k] - margin[2 * k + 1]));
+        double px = lab_probe_pair(L->con, pl[k].principle, margin[2 * k], margin[2 * k + 1]);
         answer(L, pl[k].principle, pl[k].a_is_x, px, px, 0, &results[idx[k]]);
     }
     free(prompts);
@@ -446,13 +387,7 @@ static rlaif_status score_instruct(http_labeler *L, size_t n, const rlaif_score_
     char **labels = calloc(nl, sizeof *labels);
     double *ll = malloc(n * nl * sizeof *ll);
     rlaif_status st = ctx && labels && ll ? RLAIF_OK : hl_nomem(err, errlen);
-    for (size_t k = 0; k < nl && !st; k++) {
-        sbuf b;
-        sbuf_init(&b);
-        st = lab_prompt_score_label(&pp, lo + (int)k, &b, err, errlen);
-        labels[k] = sbuf_take(&b);
-        if (!st && !labels[k]) st = hl_nomem(err, errlen);
-    }
+    if (!st) st = lab_score_labels(&pp, labels, HL_WHO, err, errlen);
     char smin[16], smax[16];
     snprintf(smin, sizeof smin, "%d", lo);
     snprintf(smax, sizeof smax, "%d", hi);
@@ -471,29 +406,6 @@ static rlaif_status score_instruct(http_labeler *L, size_t n, const rlaif_score_
     return st;
 }
 
-static rlaif_status score_probe(http_labeler *L, size_t n, const rlaif_score_req *reqs,
-                                const size_t *principle, rlaif_score_result *results,
-                                char *err, size_t errlen)
-{
-    const char **prompts = malloc(n * sizeof *prompts);
-    const char **resp = malloc(n * sizeof *resp);
-    double *margin = malloc(n * sizeof *margin);
-    rlaif_status st = prompts && resp && margin ? RLAIF_OK : hl_nomem(err, errlen);
-    for (size_t i = 0; i < n && !st; i++) {
-        prompts[i] = reqs[i].prompt ? reqs[i].prompt : "";
-        resp[i] = reqs[i].response;
-    }
-    if (!st) st = probe_margins(L, n, prompts, resp, principle, margin, err, errlen);
-    for (size_t i = 0; i < n && !st; i++) {
-        double scale = lab_constitution_probe(L->con, principle[i])->scale;
-        results[i].score = 2.0 * lab_sigmoid(scale * margin[i]) - 1.0;
-    }
-    free(prompts);
-    free(resp);
-    free(margin);
-    return st;
-}
-
 rlaif_status hl_score(void *self, size_t n, const rlaif_score_req *reqs,
                       rlaif_score_result *results, char *err, size_t errlen)
 {
@@ -501,19 +413,18 @@ rlaif_status hl_score(void *self, size_t n, const rlaif_score_req *reqs,
     if (n == 0) return RLAIF_OK;
     size_t *principle = malloc(n * sizeof *principle);
     if (!principle) return hl_nomem(err, errlen);
-    for (size_t i = 0; i < n; i++) {
-        if (!reqs[i].response) {
-            free(principle);
-            return rlaif_errorf(err, errlen, RLAIF_E_INVALID, HL_WHO ": score %zu: response is NULL", i);
-        }
-        principle[i] = hl_pick_principle(L, hl_request_seed(L, reqs[i].seed), 0);
-        results[i].principle_id = L->con->principles[principle[i]].id;
-        results[i].score = 0;
+    rlaif_status st = lab_score_draw(L->con, L->subset, L->n_subset, L->seed, n, reqs, principle,
+                                     results, HL_WHO, err, errlen);
+    if (st) {
+        free(principle);
+        return st;
     }
-    rlaif_status st = L->mode == LAB_MODE_PROBE
-                          ? score_probe(L, n, reqs, principle, results, err, errlen)
-                          : score_instruct(L, n, reqs, principle, results, err, errlen);
-    if (!st) L->n_score += n;
+    lab_prompter pp = {L->con, L->chat};
+    st = L->mode == LAB_MODE_PROBE
+             ? lab_score_probe(&pp, n, reqs, principle, text_loglik, L, results, HL_WHO, err,
+                               errlen)
+             : score_instruct(L, n, reqs, principle, results, err, errlen);
+    if (!st) L->tally.n_score += n;
     free(principle);
     return st;
 }

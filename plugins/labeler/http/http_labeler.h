@@ -23,6 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "constitution.h"
+#include "ljudge.h"
 #include "ltemplate.h"
 #include "prompts.h"
 #include "rlaif/plugin.h"
@@ -63,7 +64,7 @@ typedef struct http_labeler {
     size_t n_stop;
 
     /* Statistics since create. */
-    uint64_t n_compare, n_two_order, n_disagree, n_first_wins, n_score;
+    lab_tally tally;            /* compare and score counts (ljudge.h) */
     uint64_t n_requests, n_retries, n_missing;
     uint64_t n_rounds;
     rlaif_stat stats[HL_N_STATS];

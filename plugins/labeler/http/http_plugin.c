@@ -50,8 +50,8 @@
 
 #include <curl/curl.h>
 
-#include "chat.h"
 #include "http_labeler.h"
+#include "lconfig.h"
 #include "pconfig.h"
 
 /* ===== Create and destroy =============================================== */
@@ -65,91 +65,8 @@ static void hl_destroy(void *self)
     free(L->auth);
     hl_results_reset(L);
     free(L->owned);
-    lab_constitution_free(L->con);
-    free(L->chat);
-    free(L->subset);
-    for (size_t i = 0; i < L->n_stop; i++) free(L->stop[i]);
-    free(L->stop);
+    lab_cfg_free(L->con, L->chat, L->subset, L->stop, L->n_stop);
     free(L);
-}
-
-/* The constitution named by the config item (path, name or object). */
-static rlaif_status load_constitution(http_labeler *L, const cJSON *item, char *err,
-                                      size_t errlen)
-{
-    if (!item)
-        return rlaif_errorf(err, errlen, RLAIF_E_INVALID,
-                            HL_WHO ": config key 'constitution' is required (a name, a path or "
-                            "an object)");
-    if (cJSON_IsObject(item)) {
-        char *text = cJSON_PrintUnformatted(item);
-        if (!text) return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, HL_WHO ": out of memory");
-        rlaif_status st = lab_constitution_parse(text, strlen(text), "config key 'constitution'",
-                                                 &L->con, err, errlen);
-        free(text);
-        return st;
-    }
-    if (!cJSON_IsString(item) || !item->valuestring[0])
-        return rlaif_errorf(err, errlen, RLAIF_E_INVALID,
-                            HL_WHO ": config key 'constitution': expected a name, a path or an "
-                            "object");
-    const char *s = item->valuestring;
-    size_t n = strlen(s);
-    if (strchr(s, '/') || (n > 5 && strcmp(s + n - 5, ".json") == 0))
-        return lab_constitution_load(s, &L->con, err, errlen);
-    const char *dir = L->host ? L->host->data_dir : NULL;
-    if (!dir)
-        return rlaif_errorf(err, errlen, RLAIF_E_INVALID,
-                            HL_WHO ": constitution '%s': the host has no data directory; give a "
-                            "path instead", s);
-    size_t len = strlen(dir) + n + 32;
-    char *path = malloc(len);
-    if (!path) return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, HL_WHO ": out of memory");
-    snprintf(path, len, "%s/constitutions/%s.json", dir, s);
-    rlaif_status st = lab_constitution_load(path, &L->con, err, errlen);
-    free(path);
-    return st;
-}
-
-static void read_clamp(http_labeler *L, pconfig *c)
-{
-    L->clamp_hi = 1.0;
-    const cJSON *j = pconfig_item(c, "clamp");
-    if (!j || cJSON_IsNull(j) || c->failed) return;
-    const cJSON *lo = cJSON_IsArray(j) ? cJSON_GetArrayItem(j, 0) : NULL;
-    const cJSON *hi = cJSON_IsArray(j) ? cJSON_GetArrayItem(j, 1) : NULL;
-    if (!cJSON_IsArray(j) || cJSON_GetArraySize(j) != 2 || !cJSON_IsNumber(lo) ||
-        !cJSON_IsNumber(hi)) {
-        pconfig_fail(c, "config key 'clamp': expected [lo, hi] (two numbers)");
-        return;
-    }
-    double l = lo->valuedouble, h = hi->valuedouble;
-    if (!(l >= 0 && l <= 0.5 && h >= 0.5 && h <= 1 && fabs(l + h - 1.0) < 1e-9)) {
-        pconfig_fail(c, "config key 'clamp': [%g, %g] must satisfy 0 <= lo <= 0.5 <= hi <= 1 "
-                     "and lo + hi = 1", l, h);
-        return;
-    }
-    L->clamp_hi = h;
-}
-
-static void read_principles(http_labeler *L, pconfig *c, const char **ids, size_t n)
-{
-    if (!n || c->failed) return;
-    L->subset = malloc(n * sizeof *L->subset);
-    if (!L->subset) {
-        pconfig_fail(c, "out of memory");
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        long j = lab_constitution_find(L->con, ids[i]);
-        if (j < 0) {
-            pconfig_fail(c, "config key 'principles[%zu]': constitution '%s' has no principle '%s'",
-                         i, L->con->name, ids[i]);
-            return;
-        }
-        L->subset[i] = (size_t)j;
-    }
-    L->n_subset = n;
 }
 
 /* base_url without trailing slashes, then the endpoint's path. */
@@ -207,7 +124,7 @@ static rlaif_status read_config(http_labeler *L, const char *config, char *err, 
     L->method = pconfig_enum(&c, "method", "top_logprobs", methods);
     int mode = pconfig_enum(&c, "mode", "", modes);
     const char *chat = pconfig_string(&c, "chat_template", NULL);
-    read_clamp(L, &c);
+    lab_cfg_clamp(&c, &L->clamp_hi, "");
     L->seed = (uint64_t)pconfig_int(&c, "seed", 0, 0, INT64_MAX);
     L->timeout_ms = (long)pconfig_int(&c, "timeout_ms", 60000, 1, 3600000);
     L->retries = (int)pconfig_int(&c, "retries", 3, 0, 20);
@@ -220,17 +137,9 @@ static rlaif_status read_config(http_labeler *L, const char *config, char *err, 
     const char **ids = NULL, **stops = NULL;
     size_t n_ids = pconfig_strings(&c, "principles", &ids);
     size_t n_stops = pconfig_strings(&c, "stop", &stops);
-    if (!c.failed && n_stops > 15) pconfig_fail(&c, "config key 'stop': at most 15 strings");
-    if (!c.failed && n_stops) {
-        L->stop = calloc(n_stops, sizeof *L->stop);
-        for (size_t i = 0; L->stop && i < n_stops; i++)
-            if ((L->stop[i] = strdup(stops[i]))) L->n_stop = i + 1;
-        if (L->n_stop != n_stops) pconfig_fail(&c, "out of memory");
-    }
+    lab_cfg_stops(&c, stops, n_stops, &L->stop, &L->n_stop);
     free(stops);
-    char msg[400];
-    if (!c.failed && chat && lab_chat_check(chat, msg, sizeof msg))
-        pconfig_fail(&c, "config key 'chat_template': %s", msg);
+    lab_cfg_check_chat(&c, chat);
     if (!c.failed && L->method == HL_METHOD_ECHO && L->endpoint == HL_ENDPOINT_CHAT)
         pconfig_fail(&c, "config key 'method': \"echo\" needs endpoint \"completions\" (chat "
                      "endpoints do not score the prompt)");
@@ -239,16 +148,16 @@ static rlaif_status read_config(http_labeler *L, const char *config, char *err, 
     if (!c.failed && !(L->url = endpoint_url(base, L->endpoint))) pconfig_fail(&c, "out of memory");
     if (!c.failed && !L->model) pconfig_fail(&c, "out of memory");
     if (!c.failed) {
-        rlaif_status st = load_constitution(L, pconfig_item(&c, "constitution"), err, errlen);
+        rlaif_status st = lab_cfg_constitution(L->host, HL_WHO, pconfig_item(&c, "constitution"),
+                                               &L->con, err, errlen);
         if (st) {
             free(ids);
             c.failed = 1;
             pconfig_close(&c);
             return st;
         }
-        L->mode = mode == 0 ? LAB_MODE_INSTRUCT : mode == 1 ? LAB_MODE_PROBE : L->con->mode;
-        if (!(L->chat = strdup(chat ? chat : L->con->chat_template))) pconfig_fail(&c, "out of memory");
-        read_principles(L, &c, ids, n_ids);
+        lab_cfg_mode_chat(&c, L->con, mode, chat, &L->mode, &L->chat);
+        lab_cfg_principles(&c, L->con, ids, n_ids, &L->subset, &L->n_subset);
         if (!c.failed && L->mode == LAB_MODE_PROBE && L->method != HL_METHOD_ECHO)
             pconfig_fail(&c, "mode \"probe\" reads whole-text likelihoods: set \"method\": "
                          "\"echo\" (and endpoint \"completions\")");
@@ -261,16 +170,7 @@ static rlaif_status read_config(http_labeler *L, const char *config, char *err, 
 static rlaif_status check_probes(http_labeler *L, char *err, size_t errlen)
 {
     if (L->mode != LAB_MODE_PROBE) return RLAIF_OK;
-    size_t n = L->subset ? L->n_subset : L->con->n_principles;
-    for (size_t k = 0; k < n; k++) {
-        size_t j = L->subset ? L->subset[k] : k;
-        if (!lab_constitution_probe(L->con, j))
-            return rlaif_errorf(err, errlen, RLAIF_E_INVALID,
-                                HL_WHO ": mode \"probe\": principle '%s' of constitution '%s' "
-                                "has no probe (and the constitution has no $.probe)",
-                                L->con->principles[j].id, L->con->name);
-    }
-    return RLAIF_OK;
+    return lab_cfg_check_probes(HL_WHO, L->con, L->subset, L->n_subset, err, errlen);
 }
 
 static rlaif_status hl_create(const rlaif_host *host, const char *config, void **out, char *err,
@@ -301,12 +201,7 @@ static rlaif_status hl_create(const rlaif_host *host, const char *config, void *
 static rlaif_status hl_stats(void *self, const rlaif_stat **stats, size_t *n)
 {
     http_labeler *L = self;
-    double two = (double)L->n_two_order;
-    L->stats[0] = (rlaif_stat){"comparisons", (double)L->n_compare};
-    L->stats[1] = (rlaif_stat){"position_bias", two > 0 ? (double)L->n_disagree / two : 0.0};
-    L->stats[2] = (rlaif_stat){"first_shown_wins", two > 0 ? (double)L->n_first_wins / (2 * two) : 0.0};
-    L->stats[3] = (rlaif_stat){"scores", (double)L->n_score};
-    L->stats[4] = (rlaif_stat){"revision_rounds", (double)L->n_rounds};
+    lab_tally_stats(&L->tally, L->n_rounds, L->stats);
     L->stats[5] = (rlaif_stat){"requests", (double)L->n_requests};
     L->stats[6] = (rlaif_stat){"retries", (double)L->n_retries};
     L->stats[7] = (rlaif_stat){"labels_missing", (double)L->n_missing};

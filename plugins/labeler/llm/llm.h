@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "constitution.h"
+#include "ljudge.h"
 #include "prompts.h"
 #include "rlaif/plugin.h"
 #include "sbuf.h"
@@ -48,11 +49,8 @@ typedef struct llm_labeler {
     size_t n_stop;
 
     /* Statistics since create. */
-    uint64_t n_compare;             /* comparisons answered */
-    uint64_t n_two_order;           /* of those, evaluated in two orders by the model */
-    uint64_t n_disagree;            /* ... whose orders picked different winners */
-    uint64_t n_first_wins;          /* single-order evaluations won by the first shown */
-    uint64_t n_score, n_rounds;
+    lab_tally tally;                /* compare and score counts (ljudge.h) */
+    uint64_t n_rounds;
     rlaif_stat stats[LLM_N_STATS];
 
     /* Strings handed out in results (result rule): freed at the next call. */
@@ -116,11 +114,9 @@ rlaif_status llm_score(void *self, size_t n, const rlaif_score_req *reqs,
 rlaif_status llm_revise(void *self, const char *prompt, const char *response, uint32_t rounds,
                         uint64_t seed, rlaif_revision *out, char *err, size_t errlen);
 
-/* Probe margins of n candidates (for compare and score in probe mode):
- * margin[i] = mean_pos log P − mean_neg log P, with the probe of principle
- * principle[i]. */
-rlaif_status llm_probe_margins(llm_labeler *L, size_t n, const char *const *prompts,
-                               const char *const *responses, const size_t *principle,
-                               double *margin, char *err, size_t errlen);
+/* llm_text_loglik as a lab_text_loglik_fn (ctx: the llm_labeler), for
+ * the probe margins and probe scores of ljudge.h (in llm_compare.c). */
+rlaif_status llm_text_loglik_cb(void *ctx, size_t n, const char *const *texts, double *out,
+                                char *err, size_t errlen);
 
 #endif

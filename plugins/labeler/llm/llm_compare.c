@@ -78,19 +78,8 @@ static size_t plan_pairs(llm_labeler *L, size_t n, const rlaif_compare_req *reqs
 static void answer(llm_labeler *L, const pair_plan *pl, double px_first, double px_second,
                    int two_orders, rlaif_compare_result *res)
 {
-    lab_pair_result pr;
-    lab_pair_combine(px_first, px_second, pl->a_is_x, L->clamp_hi, &pr);
-    res->p_a = pr.p_a;
-    res->p_a_first = pr.p_a_first;
-    res->p_a_second = pr.p_a_second;
-    res->principle_id = L->con->principles[pl->principle].id;
-    res->rationale = NULL;
-    L->n_compare++;
-    if (two_orders) {
-        L->n_two_order++;
-        L->n_disagree += (uint64_t)pr.orders_disagree;
-        L->n_first_wins += (uint64_t)(px_first > 0.5) + (uint64_t)(px_second < 0.5);
-    }
+    lab_answer(L->con, L->clamp_hi, pl->principle, pl->a_is_x, px_first, px_second, two_orders,
+               &L->tally, res);
 }
 
 static void free_texts(char **t, size_t n)
@@ -167,9 +156,8 @@ static rlaif_status compare_instruct(llm_labeler *L, size_t n, const rlaif_compa
     for (size_t i = 0; i < n && !st; i++) {
         if (plan[i].tie) continue;
         size_t k = plan[i].slot;
-        const double *l1 = ll + 4 * k, *l2 = ll + 4 * k + 2;
-        double px_first = lab_softmax2(l1[0], l1[1]);  /* x shown as the first choice */
-        double px_second = lab_softmax2(l2[1], l2[0]); /* x shown as the second choice */
+        double px_first, px_second;
+        lab_pair_orders(ll + 4 * k, &px_first, &px_second);
         answer(L, &plan[i], px_first, px_second, 1, &results[i]);
         if (L->cot) {
             /* The rationale of the order in which `a` was shown first. */
@@ -188,45 +176,10 @@ static rlaif_status compare_instruct(llm_labeler *L, size_t n, const rlaif_compa
 
 /* ===== Probe mode ======================================================= */
 
-rlaif_status llm_probe_margins(llm_labeler *L, size_t n, const char *const *prompts,
-                               const char *const *responses, const size_t *principle,
-                               double *margin, char *err, size_t errlen)
+rlaif_status llm_text_loglik_cb(void *ctx, size_t n, const char *const *texts, double *out,
+                                char *err, size_t errlen)
 {
-    lab_prompter pp = llm_prompter(L);
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++) {
-        const lab_probe *pr = lab_constitution_probe(L->con, principle[i]);
-        total += pr->n_positive + pr->n_negative;
-    }
-    char **texts = calloc(total ? total : 1, sizeof *texts);
-    double *ll = malloc((total ? total : 1) * sizeof *ll);
-    rlaif_status st = RLAIF_OK;
-    if (!texts || !ll) st = rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
-    size_t q = 0;
-    for (size_t i = 0; i < n && !st; i++) {
-        const lab_probe *pr = lab_constitution_probe(L->con, principle[i]);
-        for (size_t v = 0; v < pr->n_positive + pr->n_negative && !st; v++) {
-            const char *variant = v < pr->n_positive ? pr->positive[v]
-                                                     : pr->negative[v - pr->n_positive];
-            sbuf b;
-            sbuf_init(&b);
-            st = lab_prompt_probe(&pp, pr, prompts[i], responses[i], variant, &b, err, errlen);
-            texts[q] = sbuf_take(&b);
-            if (!st && !texts[q]) st = rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
-            q++;
-        }
-    }
-    if (!st) st = llm_text_loglik(L, total, (const char *const *)texts, ll, err, errlen);
-    q = 0;
-    for (size_t i = 0; i < n && !st; i++) {
-        const lab_probe *pr = lab_constitution_probe(L->con, principle[i]);
-        margin[i] = lab_probe_margin(ll + q, pr->n_positive, ll + q + pr->n_positive,
-                                     pr->n_negative);
-        q += pr->n_positive + pr->n_negative;
-    }
-    free_texts(texts, total);
-    free(ll);
-    return st;
+    return llm_text_loglik(ctx, n, texts, out, err, errlen);
 }
 
 static rlaif_status compare_probe(llm_labeler *L, size_t n, const rlaif_compare_req *reqs,
@@ -251,12 +204,14 @@ static rlaif_status compare_probe(llm_labeler *L, size_t n, const rlaif_compare_
         }
         active[m++] = i;
     }
-    if (!st) st = llm_probe_margins(L, 2 * m, prompts, cands, principle, margin, err, errlen);
+    lab_prompter pp = llm_prompter(L);
+    if (!st)
+        st = lab_probe_margins(&pp, 2 * m, prompts, cands, principle, llm_text_loglik_cb, L, margin,
+                               LLM_WHO, err, errlen);
     for (size_t i = 0; i < n && !st; i++) {
         if (plan[i].tie) continue;
         size_t k = plan[i].slot;
-        double scale = lab_constitution_probe(L->con, plan[i].principle)->scale;
-        double px = lab_sigmoid(scale * (margin[2 * k] - margin[2 * k + 1]));
+        double px = lab_probe_pair(L->con, plan[i].principle, margin[2 * k], margin[2 * k + 1]);
         answer(L, &plan[i], px, px, 0, &results[i]);
     }
     free(prompts);

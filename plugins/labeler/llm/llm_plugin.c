@@ -30,7 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chat.h"
+#include "ldraw.h"
+#include "lconfig.h"
 #include "llm.h"
 #include "pconfig.h"
 
@@ -59,23 +60,14 @@ char *llm_results_keep(llm_labeler *L, char *s)
     return s;
 }
 
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
 uint64_t llm_request_seed(const llm_labeler *L, uint64_t req_seed)
 {
-    return mix64(req_seed ^ mix64(L->seed ^ 0x6C6162656C6C6D00ull /* "labellm" */));
+    return lab_request_seed(L->seed, req_seed);
 }
 
 size_t llm_pick_principle(const llm_labeler *L, uint64_t seed, uint32_t round)
 {
-    uint64_t s = round ? mix64(seed + 0xA24BAED4963EE407ull * round) : seed;
-    return lab_constitution_pick(L->con, s, L->subset, L->n_subset);
+    return lab_draw_principle(L->con, L->subset, L->n_subset, seed, round);
 }
 
 int llm_cancelled(const llm_labeler *L, char *err, size_t errlen)
@@ -94,97 +86,8 @@ static void llm_destroy(void *self)
     llm_results_reset(L);
     free(L->owned);
     if (L->model_handle && L->host && L->host->release) L->host->release(L->host, L->model_handle);
-    lab_constitution_free(L->con);
-    free(L->chat);
-    free(L->subset);
-    for (size_t i = 0; i < L->n_stop; i++) free(L->stop[i]);
-    free(L->stop);
+    lab_cfg_free(L->con, L->chat, L->subset, L->stop, L->n_stop);
     free(L);
-}
-
-/* Loads the constitution named by the config item (path, name or object). */
-static rlaif_status load_constitution(llm_labeler *L, const cJSON *item, char *err,
-                                      size_t errlen)
-{
-    if (!item)
-        return rlaif_errorf(err, errlen, RLAIF_E_INVALID,
-                            LLM_WHO ": config key 'constitution' is required (a name, a path or "
-                            "an object)");
-    if (cJSON_IsObject(item)) {
-        char *text = cJSON_PrintUnformatted(item);
-        if (!text) return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
-        rlaif_status st = lab_constitution_parse(text, strlen(text), "config key 'constitution'",
-                                                 &L->con, err, errlen);
-        free(text);
-        return st;
-    }
-    if (!cJSON_IsString(item) || !item->valuestring[0])
-        return rlaif_errorf(err, errlen, RLAIF_E_INVALID,
-                            LLM_WHO ": config key 'constitution': expected a name, a path or an "
-                            "object");
-    const char *s = item->valuestring;
-    size_t n = strlen(s);
-    if (strchr(s, '/') || (n > 5 && strcmp(s + n - 5, ".json") == 0))
-        return lab_constitution_load(s, &L->con, err, errlen);
-    const char *dir = L->host ? L->host->data_dir : NULL;
-    if (!dir)
-        return rlaif_errorf(err, errlen, RLAIF_E_INVALID,
-                            LLM_WHO ": constitution '%s': the host has no data directory; give a "
-                            "path instead",
-                            s);
-    size_t len = strlen(dir) + n + 32;
-    char *path = malloc(len);
-    if (!path) return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
-    snprintf(path, len, "%s/constitutions/%s.json", dir, s);
-    rlaif_status st = lab_constitution_load(path, &L->con, err, errlen);
-    free(path);
-    return st;
-}
-
-/* The principle subset: each id must exist. */
-static void read_principles(llm_labeler *L, pconfig *c, const char **ids, size_t n)
-{
-    if (!n) return;
-    L->subset = malloc(n * sizeof *L->subset);
-    if (!L->subset) {
-        pconfig_fail(c, "out of memory");
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        long j = lab_constitution_find(L->con, ids[i]);
-        if (j < 0) {
-            pconfig_fail(c, "config key 'principles[%zu]': constitution '%s' has no principle '%s'",
-                         i, L->con->name, ids[i]);
-            return;
-        }
-        L->subset[i] = (size_t)j;
-    }
-    L->n_subset = n;
-}
-
-/* clamp: [lo, hi] symmetric about 1/2 (so that clamping keeps p(a≻b) +
- * p(b≻a) = 1). */
-static void read_clamp(llm_labeler *L, pconfig *c)
-{
-    L->clamp_hi = 1.0;
-    const cJSON *j = pconfig_item(c, "clamp");
-    if (!j || cJSON_IsNull(j) || c->failed) return;
-    const cJSON *lo = cJSON_IsArray(j) ? cJSON_GetArrayItem(j, 0) : NULL;
-    const cJSON *hi = cJSON_IsArray(j) ? cJSON_GetArrayItem(j, 1) : NULL;
-    if (!cJSON_IsArray(j) || cJSON_GetArraySize(j) != 2 || !cJSON_IsNumber(lo) ||
-        !cJSON_IsNumber(hi)) {
-        pconfig_fail(c, "config key 'clamp': expected [lo, hi] (two numbers)");
-        return;
-    }
-    double l = lo->valuedouble, h = hi->valuedouble;
-    if (!(l >= 0 && l <= 0.5 && h >= 0.5 && h <= 1 && fabs(l + h - 1.0) < 1e-9)) {
-        pconfig_fail(c,
-                     "config key 'clamp': [%g, %g] must satisfy 0 <= lo <= 0.5 <= hi <= 1 and "
-                     "lo + hi = 1 (a symmetric clamp keeps p(a>b) + p(b>a) = 1)",
-                     l, h);
-        return;
-    }
-    L->clamp_hi = h;
 }
 
 /* The model must offer what the chosen mode needs. */
@@ -218,16 +121,7 @@ static rlaif_status check_model(llm_labeler *L, char *err, size_t errlen)
 static rlaif_status check_probes(llm_labeler *L, char *err, size_t errlen)
 {
     if (L->mode != LAB_MODE_PROBE) return RLAIF_OK;
-    size_t n = L->subset ? L->n_subset : L->con->n_principles;
-    for (size_t k = 0; k < n; k++) {
-        size_t j = L->subset ? L->subset[k] : k;
-        if (!lab_constitution_probe(L->con, j))
-            return rlaif_errorf(err, errlen, RLAIF_E_INVALID,
-                                LLM_WHO ": mode \"probe\": principle '%s' of constitution '%s' "
-                                "has no probe (and the constitution has no $.probe)",
-                                L->con->principles[j].id, L->con->name);
-    }
-    return RLAIF_OK;
+    return lab_cfg_check_probes(LLM_WHO, L->con, L->subset, L->n_subset, err, errlen);
 }
 
 static rlaif_status read_config(llm_labeler *L, const char *config, char *err, size_t errlen)
@@ -244,7 +138,7 @@ static rlaif_status read_config(llm_labeler *L, const char *config, char *err, s
     int mode = pconfig_enum(&c, "mode", "", modes);
     const char *chat = pconfig_string(&c, "chat_template", NULL);
     L->cot = pconfig_bool(&c, "cot", 0);
-    read_clamp(L, &c);
+    lab_cfg_clamp(&c, &L->clamp_hi, " (a symmetric clamp keeps p(a>b) + p(b>a) = 1)");
     L->seed = (uint64_t)pconfig_int(&c, "seed", 0, 0, INT64_MAX);
     L->max_rationale_tokens = (uint32_t)pconfig_int(&c, "max_rationale_tokens", 64, 1, 4096);
     L->max_new_tokens = (uint32_t)pconfig_int(&c, "max_new_tokens", 128, 1, 8192);
@@ -253,13 +147,12 @@ static rlaif_status read_config(llm_labeler *L, const char *config, char *err, s
     const char **stops = NULL, **ids = NULL;
     size_t n_stops = pconfig_strings(&c, "stop", &stops);
     size_t n_ids = pconfig_strings(&c, "principles", &ids);
-    char msg[400];
-    if (!c.failed && chat && lab_chat_check(chat, msg, sizeof msg))
-        pconfig_fail(&c, "config key 'chat_template': %s", msg);
-    if (!c.failed && n_stops > 15) pconfig_fail(&c, "config key 'stop': at most 15 strings");
+    lab_cfg_check_chat(&c, chat);
+    lab_cfg_stops(&c, stops, n_stops, &L->stop, &L->n_stop);
     /* The constitution next: principles and mode defaults depend on it. */
     if (!c.failed) {
-        rlaif_status st = load_constitution(L, pconfig_item(&c, "constitution"), err, errlen);
+        rlaif_status st = lab_cfg_constitution(L->host, LLM_WHO, pconfig_item(&c, "constitution"),
+                                               &L->con, err, errlen);
         if (st) {
             c.failed = 1; /* err already holds the message */
             free(stops);
@@ -269,18 +162,10 @@ static rlaif_status read_config(llm_labeler *L, const char *config, char *err, s
         }
     }
     if (!c.failed) {
-        L->mode = mode == 0 ? LAB_MODE_INSTRUCT : mode == 1 ? LAB_MODE_PROBE : L->con->mode;
-        L->chat = strdup(chat ? chat : L->con->chat_template);
-        if (!L->chat) pconfig_fail(&c, "out of memory");
-        read_principles(L, &c, ids, n_ids);
+        lab_cfg_mode_chat(&c, L->con, mode, chat, &L->mode, &L->chat);
+        lab_cfg_principles(&c, L->con, ids, n_ids, &L->subset, &L->n_subset);
         if (L->cot && L->mode == LAB_MODE_PROBE)
             pconfig_fail(&c, "config key 'cot': chain-of-thought needs mode \"instruct\"");
-    }
-    if (!c.failed && n_stops) {
-        L->stop = calloc(n_stops, sizeof *L->stop);
-        for (size_t i = 0; L->stop && i < n_stops; i++)
-            if ((L->stop[i] = strdup(stops[i]))) L->n_stop = i + 1;
-        if (L->n_stop != n_stops) pconfig_fail(&c, "out of memory");
     }
     free(stops);
     free(ids);
@@ -319,12 +204,7 @@ static rlaif_status llm_create(const rlaif_host *host, const char *config, void 
 static rlaif_status llm_stats(void *self, const rlaif_stat **stats, size_t *n)
 {
     llm_labeler *L = self;
-    double two = (double)L->n_two_order;
-    L->stats[0] = (rlaif_stat){"comparisons", (double)L->n_compare};
-    L->stats[1] = (rlaif_stat){"position_bias", two > 0 ? (double)L->n_disagree / two : 0.0};
-    L->stats[2] = (rlaif_stat){"first_shown_wins", two > 0 ? (double)L->n_first_wins / (2 * two) : 0.0};
-    L->stats[3] = (rlaif_stat){"scores", (double)L->n_score};
-    L->stats[4] = (rlaif_stat){"revision_rounds", (double)L->n_rounds};
+    lab_tally_stats(&L->tally, L->n_rounds, L->stats);
     *stats = L->stats;
     *n = LLM_N_STATS;
     return RLAIF_OK;

@@ -28,13 +28,7 @@ static rlaif_status score_instruct(llm_labeler *L, size_t n, const rlaif_score_r
     double *ll = malloc(n * nl * sizeof *ll);
     rlaif_status st = RLAIF_OK;
     if (!ctx || !labels || !ll) st = rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
-    for (size_t k = 0; k < nl && !st; k++) {
-        sbuf b;
-        sbuf_init(&b);
-        st = lab_prompt_score_label(&pp, lo + (int)k, &b, err, errlen);
-        labels[k] = sbuf_take(&b);
-        if (!st && !labels[k]) st = rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
-    }
+    if (!st) st = lab_score_labels(&pp, labels, LLM_WHO, err, errlen);
     for (size_t i = 0; i < n && !st; i++) {
         sbuf b;
         sbuf_init(&b);
@@ -56,30 +50,6 @@ static rlaif_status score_instruct(llm_labeler *L, size_t n, const rlaif_score_r
     return st;
 }
 
-static rlaif_status score_probe(llm_labeler *L, size_t n, const rlaif_score_req *reqs,
-                                const size_t *principle, rlaif_score_result *results,
-                                char *err, size_t errlen)
-{
-    const char **prompts = malloc(n * sizeof *prompts);
-    const char **resp = malloc(n * sizeof *resp);
-    double *margin = malloc(n * sizeof *margin);
-    rlaif_status st = RLAIF_OK;
-    if (!prompts || !resp || !margin) st = rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
-    for (size_t i = 0; i < n && !st; i++) {
-        prompts[i] = reqs[i].prompt ? reqs[i].prompt : "";
-        resp[i] = reqs[i].response;
-    }
-    if (!st) st = llm_probe_margins(L, n, prompts, resp, principle, margin, err, errlen);
-    for (size_t i = 0; i < n && !st; i++) {
-        double scale = lab_constitution_probe(L->con, principle[i])->scale;
-        results[i].score = 2.0 * lab_sigmoid(scale * margin[i]) - 1.0;
-    }
-    free(prompts);
-    free(resp);
-    free(margin);
-    return st;
-}
-
 rlaif_status llm_score(void *self, size_t n, const rlaif_score_req *reqs,
                        rlaif_score_result *results, char *err, size_t errlen)
 {
@@ -88,19 +58,18 @@ rlaif_status llm_score(void *self, size_t n, const rlaif_score_req *reqs,
     if (n == 0) return RLAIF_OK;
     size_t *principle = malloc(n * sizeof *principle);
     if (!principle) return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
-    for (size_t i = 0; i < n; i++) {
-        if (!reqs[i].response) {
-            free(principle);
-            return rlaif_errorf(err, errlen, RLAIF_E_INVALID, LLM_WHO ": score %zu: response is NULL", i);
-        }
-        principle[i] = llm_pick_principle(L, llm_request_seed(L, reqs[i].seed), 0);
-        results[i].principle_id = L->con->principles[principle[i]].id;
-        results[i].score = 0;
+    rlaif_status st = lab_score_draw(L->con, L->subset, L->n_subset, L->seed, n, reqs, principle,
+                                     results, LLM_WHO, err, errlen);
+    if (st) {
+        free(principle);
+        return st;
     }
-    rlaif_status st = L->mode == LAB_MODE_PROBE
-                          ? score_probe(L, n, reqs, principle, results, err, errlen)
-                          : score_instruct(L, n, reqs, principle, results, err, errlen);
-    if (!st) L->n_score += n;
+    lab_prompter pp = llm_prompter(L);
+    st = L->mode == LAB_MODE_PROBE
+             ? lab_score_probe(&pp, n, reqs, principle, llm_text_loglik_cb, L, results, LLM_WHO,
+                               err, errlen)
+             : score_instruct(L, n, reqs, principle, results, err, errlen);
+    if (!st) L->tally.n_score += n;
     free(principle);
     return st;
 }
