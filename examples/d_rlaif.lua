@@ -1,6 +1,6 @@
 -- examples/d_rlaif.lua — direct RLAIF (d-RLAIF): the labeler's score is the reward.
 --
---   build/rlaif run examples/d_rlaif.lua [STEPS]
+--   build/rlaif run examples/d_rlaif.lua [STEPS] [LR] [KL_COEF]
 --
 -- No preference pairs and no reward model: during RL every sampled story is
 -- scored directly by an AI labeler (Lee et al., "RLAIF vs. RLHF", d-RLAIF).
@@ -11,9 +11,22 @@
 -- leave-one-out baseline, sequence KL in the reward) to show a second online
 -- algorithm; swap in "ppo" or "grpo" by changing one string.
 --
--- Measured outcome: printed at the end; reference figures in docs/examples.md.
-local steps = tonumber(arg[1]) or 30
+-- Evaluation: the 24 held-out prompts x 4 samples at temperature 1 (so the
+-- KL is a Monte-Carlo estimate of the KL to the starting model), same seeds
+-- before and after; "±" is the standard error of the mean.
+--
+-- Measured outcome (defaults: RLOO, 80 steps x 8 prompts x 4 samples, lr 1e-4,
+-- KL coefficient 0.1; 2-core machine shared with other jobs, 63 s wall):
+-- held-out AI score 0.135 ± 0.071 -> 0.347 ± 0.064, KL to the start 1.41
+-- nats per story, distinct-2 0.766 -> 0.773 (no collapse).  Caveats: the
+-- judge is the policy's own starting checkpoint, so this is self-improvement
+-- as the judge sees it; the stories are no more coherent than before.  A
+-- higher learning rate (2e-4, 40 steps) gave less (0.225) at more KL (4.1).
+local steps = tonumber(arg[1]) or 80
+local lr = tonumber(arg[2]) or 1e-4
+local kl_coef = tonumber(arg[3]) or 0.1
 local here = (arg[0]:match("^(.*)/examples/[^/]*$")) or "."
+local runs = os.getenv("RLAIF_RUNS_DIR") or (here .. "/runs")
 local model_path = here .. "/models/stories260K/stories260K.bin"
 local data = here .. "/examples/data/"
 
@@ -27,14 +40,15 @@ local heldout = rlaif.data.column(rlaif.data.read_jsonl(data .. "story_prompts_h
 local gen = {max_new_tokens = 40, temperature = 1.0}
 local function evaluate(label)
   local res = rlaif.evaluate{policy = policy, reference = reference, prompts = heldout, reward = judge,
-    generation = {max_new_tokens = 40, temperature = 0.7}, seed = 3}
-  print(string.format("%s: AI score %.3f  KL %.3f  distinct-2 %.3f", label, res.reward_mean, res.kl or 0, res.distinct_2))
+    generation = gen, seed = 3, samples_per_prompt = 4}
+  print(string.format("%s: AI score %.3f ± %.3f (%d samples)  KL %.3f  distinct-2 %.3f", label, res.reward_mean,
+    res.reward_std / math.sqrt(res.n), res.n, res.kl or 0, res.distinct_2))
   return res
 end
 local before = evaluate("before")
-local run = rlaif.run{dir = here .. "/runs/d_rlaif", config = {steps = steps, algorithm = "rloo"}}
+local run = rlaif.run{dir = runs .. "/d_rlaif", config = {steps = steps, algorithm = "rloo", lr = lr, kl_coef = kl_coef}}
 rlaif.rl{policy = policy, reference = reference, algorithm = "rloo", reward = judge, prompts = prompts,
-  config = {lr = 3e-4, kl_coef = 0.05, max_grad_norm = 1}, steps = steps, batch_size = 8,
+  config = {lr = lr, kl_coef = kl_coef, max_grad_norm = 1}, steps = steps, batch_size = 8,
   samples_per_prompt = 4, generation = gen, seed = 2, run = run, checkpoint_every = 10}
 local after = evaluate("after")
 print(string.format("held-out AI score %.3f -> %.3f, KL %.3f", before.reward_mean, after.reward_mean, after.kl or 0))
