@@ -37,7 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "optrun.h"
+#include "optpair.h"
 
 #define WHO "optimizer/dpo"
 
@@ -268,12 +268,7 @@ static rlaif_status dpo_run(dpo *d, const rlaif_opt_models *m, const rlaif_opt_b
         return rlaif_errorf(err, errlen, RLAIF_E_INVALID,
                             WHO ": the batch must hold pairs of sequences, got %zu", s->n);
     size_t pairs = s->n / 2;
-    if (b->label)
-        for (size_t i = 0; i < pairs; i++)
-            if (!(b->label[i] >= 0 && b->label[i] <= 1))
-                return rlaif_errorf(err, errlen, RLAIF_E_INVALID,
-                                    WHO ": label[%zu] = %g is not a probability in [0, 1]", i,
-                                    (double)b->label[i]);
+    if ((st = op_check_labels(b, pairs, WHO, err, errlen))) return st;
     if ((st = or_reserve((void **)&d->ref_sum, &d->cap_ref, s->n, sizeof(float), WHO, err,
                          errlen)) ||
         (st = or_reserve((void **)&d->pol_sum, &d->cap_pol, s->n, sizeof(float), WHO, err,
@@ -286,9 +281,7 @@ static rlaif_status dpo_run(dpo *d, const rlaif_opt_models *m, const rlaif_opt_b
     uint64_t step_no = d->updates + 1;
     st = reference_sums(d, m, s, &l, &hits, &misses, err, errlen);
     for (size_t i = 0; i < s->n; i++) d->idx[i] = i;
-    size_t mb = d->minibatch_size > 0 && (size_t)d->minibatch_size < pairs
-                    ? (size_t)d->minibatch_size
-                    : pairs;
+    size_t mb = op_minibatch(d->minibatch_size, pairs);
     dpo_acc a;
     memset(&a, 0, sizeof a);
     for (size_t k = 0; k < pairs && !st; k += mb) {
@@ -317,16 +310,9 @@ static rlaif_status dpo_run(dpo *d, const rlaif_opt_models *m, const rlaif_opt_b
         st = or_backward(&m->policy, "policy", &g, WHO, err, errlen);
     }
     or_layout_free(&l);
-    double gn = 0, lr = or_lr_at(&d->adam, d->updates);
-    if (!st && train) {
-        rlaif_step_params p = or_step_params(&d->adam, d->updates, 1.0f);
-        st = or_model_step(&m->policy, "policy", &p, &gn, step_no, WHO, err, errlen);
-        if (!st) d->updates++;
-    }
-    if (st) {
-        if (train) or_zero_grad(&m->policy);
+    double gn, lr;
+    if ((st = op_finish(&d->adam, &m->policy, train, st, &d->updates, &gn, &lr, WHO, err, errlen)))
         return st;
-    }
     or_stats *o = &d->stats;
     or_stats_reset(o);
     or_stats_set(o, "loss", a.loss);
@@ -338,10 +324,7 @@ static rlaif_status dpo_run(dpo *d, const rlaif_opt_models *m, const rlaif_opt_b
     or_stats_set(o, "logp_rejected", a.lr_);
     or_stats_set(o, "ref_cache_hits", (double)hits);
     or_stats_set(o, "ref_cache_misses", (double)misses);
-    if (train) {
-        or_stats_set(o, "grad_norm", gn);
-        or_stats_set(o, "lr", lr);
-    }
+    op_stats_update(o, train, gn, lr);
     or_stats_out(o, out);
     return RLAIF_OK;
 }
@@ -361,7 +344,7 @@ static rlaif_status dpo_evaluate(void *self, const rlaif_opt_models *m, const rl
 static rlaif_status dpo_get_state(void *self, const char **json)
 {
     dpo *d = self;
-    snprintf(d->state, sizeof d->state, "{\"updates\": %llu}", (unsigned long long)d->updates);
+    op_state_get(d->state, sizeof d->state, d->updates);
     *json = d->state;
     return RLAIF_OK;
 }
@@ -369,14 +352,7 @@ static rlaif_status dpo_get_state(void *self, const char **json)
 static rlaif_status dpo_set_state(void *self, const char *json, char *err, size_t errlen)
 {
     dpo *d = self;
-    pconfig c;
-    if (pconfig_open(&c, WHO " state", json, err, errlen)) return pconfig_close(&c);
-    static const char *const keys[] = {"updates", NULL};
-    int64_t updates = pconfig_int(&c, "updates", 0, 0, INT64_MAX);
-    pconfig_no_other_keys(&c, keys);
-    rlaif_status st = pconfig_close(&c);
-    if (!st) d->updates = (uint64_t)updates;
-    return st;
+    return op_state_set(json, WHO " state", &d->updates, err, errlen);
 }
 
 static const rlaif_optimizer_vtable dpo_vtable = {

@@ -34,7 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "optrun.h"
+#include "optpair.h"
 
 #define WHO "optimizer/reward_model"
 
@@ -103,13 +103,7 @@ static rlaif_status check_pairs(const rlaif_opt_batch *b, char *err, size_t errl
         return rlaif_errorf(err, errlen, RLAIF_E_INVALID,
                             WHO ": the batch must hold pairs of sequences, got %zu sequences",
                             b->seqs.n);
-    if (b->label)
-        for (size_t i = 0; i < b->seqs.n / 2; i++)
-            if (!(b->label[i] >= 0 && b->label[i] <= 1))
-                return rlaif_errorf(err, errlen, RLAIF_E_INVALID,
-                                    WHO ": label[%zu] = %g is not a probability in [0, 1]", i,
-                                    (double)b->label[i]);
-    return RLAIF_OK;
+    return op_check_labels(b, b->seqs.n / 2, WHO, err, errlen);
 }
 
 static rlaif_status reserve_all(rm *r, size_t pairs, char *err, size_t errlen)
@@ -138,9 +132,7 @@ static rlaif_status rm_run(rm *r, const rlaif_opt_models *m, const rlaif_opt_bat
     or_layout l;
     if ((st = or_layout_build(&l, &b->seqs, 0, WHO, err, errlen))) return st;
     for (size_t i = 0; i < 2 * pairs; i++) r->idx[i] = i;
-    size_t mb = r->minibatch_size > 0 && (size_t)r->minibatch_size < pairs
-                    ? (size_t)r->minibatch_size
-                    : pairs;
+    size_t mb = op_minibatch(r->minibatch_size, pairs);
     uint64_t step_no = r->updates + 1;
     double loss = 0;
     for (size_t k = 0; k < pairs && !st; k += mb) {
@@ -183,16 +175,9 @@ static rlaif_status rm_run(rm *r, const rlaif_opt_models *m, const rlaif_opt_bat
         st = or_backward(&m->policy, "policy", &g, WHO, err, errlen);
     }
     or_layout_free(&l);
-    double gn = 0, lr = or_lr_at(&r->adam, r->updates);
-    if (!st && train) {
-        rlaif_step_params p = or_step_params(&r->adam, r->updates, 1.0f);
-        st = or_model_step(&m->policy, "policy", &p, &gn, step_no, WHO, err, errlen);
-        if (!st) r->updates++;
-    }
-    if (st) {
-        if (train) or_zero_grad(&m->policy);
+    double gn, lr;
+    if ((st = op_finish(&r->adam, &m->policy, train, st, &r->updates, &gn, &lr, WHO, err, errlen)))
         return st;
-    }
     double margin = 0, smean = 0, ssq = 0;
     for (size_t i = 0; i < pairs; i++) {
         double d = (double)r->ra[i] - r->rb[i];
@@ -209,10 +194,7 @@ static rlaif_status rm_run(rm *r, const rlaif_opt_models *m, const rlaif_opt_bat
     or_stats_set(&r->stats, "score_mean", smean);
     or_stats_set(&r->stats, "score_std", sqrt(fmax(ssq - smean * smean, 0)));
     or_stats_set(&r->stats, "pairs", (double)pairs);
-    if (train) {
-        or_stats_set(&r->stats, "grad_norm", gn);
-        or_stats_set(&r->stats, "lr", lr);
-    }
+    op_stats_update(&r->stats, train, gn, lr);
     or_stats_out(&r->stats, out);
     return RLAIF_OK;
 }
@@ -232,7 +214,7 @@ static rlaif_status rm_evaluate(void *self, const rlaif_opt_models *m, const rla
 static rlaif_status rm_get_state(void *self, const char **json)
 {
     rm *r = self;
-    snprintf(r->state, sizeof r->state, "{\"updates\": %llu}", (unsigned long long)r->updates);
+    op_state_get(r->state, sizeof r->state, r->updates);
     *json = r->state;
     return RLAIF_OK;
 }
@@ -240,14 +222,7 @@ static rlaif_status rm_get_state(void *self, const char **json)
 static rlaif_status rm_set_state(void *self, const char *json, char *err, size_t errlen)
 {
     rm *r = self;
-    pconfig c;
-    if (pconfig_open(&c, WHO " state", json, err, errlen)) return pconfig_close(&c);
-    static const char *const keys[] = {"updates", NULL};
-    int64_t updates = pconfig_int(&c, "updates", 0, 0, INT64_MAX);
-    pconfig_no_other_keys(&c, keys);
-    rlaif_status st = pconfig_close(&c);
-    if (!st) r->updates = (uint64_t)updates;
-    return st;
+    return op_state_set(json, WHO " state", &r->updates, err, errlen);
 }
 
 static const rlaif_optimizer_vtable rm_vtable = {
