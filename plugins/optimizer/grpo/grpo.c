@@ -41,22 +41,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "optpg.h"
+#include "optseq.h"
 
 #define WHO "optimizer/grpo"
 
 typedef struct grpo {
-    pg_cfg pg;
-    int64_t group_size;
+    ps_core c;              /* config, counters, scratch and stats shared with RLOO */
     int scale_rewards;
-    double adv_eps, no_stop_penalty;
-    uint64_t steps, updates;
-    pg_work w;
-    uint32_t *groups;
-    size_t cap_groups;
-    float *rew, *seq_adv, *tok_kl, *seq_kl;
-    size_t cap_rew, cap_adv, cap_tok, cap_seq;
-    or_stats stats;
+    double adv_eps;
+    float *tok_kl;          /* per token, for the kl stat */
+    size_t cap_tok;
     char state[128];
 } grpo;
 
@@ -71,13 +65,13 @@ static rlaif_status grpo_create(const rlaif_host *host, const char *config, void
     if (pconfig_open(&c, WHO, config, err, errlen)) return pconfig_close(&c);
     grpo g;
     memset(&g, 0, sizeof g);
-    pg_cfg_read(&c, &g.pg, 1e-6, 0.2, "seq_mean");
-    g.pg.kl_loss_coef = pconfig_number(&c, "beta", 0.04, 0, 1e6);
-    g.pg.kl_loss_kind = pg_kl_kind(&c, "kl_estimator", "k3");
-    g.group_size = pconfig_int(&c, "group_size", 0, 0, INT64_MAX);
+    pg_cfg_read(&c, &g.c.pg, 1e-6, 0.2, "seq_mean");
+    g.c.pg.kl_loss_coef = pconfig_number(&c, "beta", 0.04, 0, 1e6);
+    g.c.pg.kl_loss_kind = pg_kl_kind(&c, "kl_estimator", "k3");
+    g.c.group_size = pconfig_int(&c, "group_size", 0, 0, INT64_MAX);
     g.scale_rewards = pconfig_bool(&c, "scale_rewards", 1);
     g.adv_eps = pconfig_number(&c, "adv_eps", 1e-4, 0, 1);
-    g.no_stop_penalty = pconfig_number(&c, "no_stop_penalty", 0, -1e9, 1e9);
+    g.c.no_stop_penalty = pconfig_number(&c, "no_stop_penalty", 0, -1e9, 1e9);
     pconfig_no_other_keys(&c, keys);
     rlaif_status st = pconfig_close(&c);
     if (st) return st;
@@ -92,12 +86,8 @@ static void grpo_destroy(void *vself)
 {
     grpo *g = vself;
     if (!g) return;
-    pg_work_free(&g->w);
-    free(g->groups);
-    free(g->rew);
-    free(g->seq_adv);
+    ps_core_free(&g->c);
     free(g->tok_kl);
-    free(g->seq_kl);
     free(g);
 }
 
@@ -131,65 +121,39 @@ static rlaif_status grpo_run(grpo *g, const rlaif_opt_models *m, const rlaif_opt
                              int train, rlaif_opt_result *out, char *err, size_t errlen)
 {
     size_t n = b->seqs.n;
-    int use_ref = g->pg.kl_loss_coef != 0;
-    if (!b->rewards)
-        return rlaif_errorf(err, errlen, RLAIF_E_INVALID, WHO ": batch.rewards is required");
-    rlaif_status st;
-    if ((st = or_need_model(&m->policy, "policy", train, WHO, err, errlen))) return st;
-    if (use_ref && (st = or_need_model(&m->reference, "reference", 0, WHO, err, errlen)))
-        return st;
-    const uint32_t *grp;
-    if ((st = pg_groups(b, g->group_size, &g->groups, &g->cap_groups, &grp, WHO, err, errlen)))
-        return st;
-    or_layout l;
-    if ((st = or_layout_build(&l, &b->seqs, 0, WHO, err, errlen))) return st;
-    size_t T = l.total;
-    uint64_t step_no = g->steps + 1;
-    if ((st = or_reserve((void **)&g->rew, &g->cap_rew, n, sizeof(float), WHO, err, errlen)) ||
-        (st = or_reserve((void **)&g->seq_adv, &g->cap_adv, n, sizeof(float), WHO, err, errlen)) ||
-        (st = or_reserve((void **)&g->seq_kl, &g->cap_seq, n, sizeof(float), WHO, err, errlen)) ||
-        (st = or_reserve((void **)&g->tok_kl, &g->cap_tok, T, sizeof(float), WHO, err, errlen)) ||
-        (st = pg_rollout(&g->w, m, &b->seqs, &l, or_batch_temperature(b), PG_VALUES_NONE, use_ref,
-                         WHO, err, errlen)) ||
-        (st = or_check_finite(g->w.old_lp, T, step_no, "policy logprobs", WHO, err, errlen))) {
-        or_layout_free(&l);
+    int use_ref = g->c.pg.kl_loss_coef != 0;
+    ps_step ps;
+    rlaif_status st = ps_begin(&g->c, &ps, m, b, train, use_ref, WHO, err, errlen);
+    if (st) return st;
+    or_layout *l = &ps.l;
+    size_t T = l->total;
+    if ((st = or_reserve((void **)&g->tok_kl, &g->cap_tok, T, sizeof(float), WHO, err, errlen))) {
+        or_layout_free(l);
         return st;
     }
-    double len_sum = 0, no_stop = 0, rmean = 0, rsq = 0;
-    for (size_t i = 0; i < n; i++) {
-        g->rew[i] = (float)(pg_score(b, i, 0, g->no_stop_penalty) + pg_token_reward_sum(b, &l, i));
-        len_sum += (double)l.count[i];
-        no_stop += b->finished && !b->finished[i];
-        rmean += b->rewards[i] / (double)n;
-        rsq += (double)b->rewards[i] * b->rewards[i] / (double)n;
-    }
-    om_group_advantages(g->seq_adv, g->rew, grp, n, g->scale_rewards, g->adv_eps);
+    float *rew = g->c.score;
     for (size_t i = 0; i < n; i++)
-        for (size_t t = 0; t < b->seqs.len[i]; t++) g->w.adv[l.off[i] + t] = g->seq_adv[i];
+        rew[i] = (float)(pg_score(b, i, 0, g->c.no_stop_penalty) + pg_token_reward_sum(b, l, i));
+    ps_summary sum;
+    ps_summarise(&ps, b, &sum);
+    om_group_advantages(g->c.seq_adv, rew, ps.grp, n, g->scale_rewards, g->adv_eps);
+    ps_spread(&g->c, &ps, b);
     double std_mean, zero_frac;
-    group_spread(g->rew, grp, n, &std_mean, &zero_frac);
-    or_stats *s = &g->stats;
+    group_spread(rew, ps.grp, n, &std_mean, &zero_frac);
+    or_stats *s = &g->c.stats;
     or_stats_reset(s);
-    or_stats_set(s, "reward_mean", rmean);
-    or_stats_set(s, "reward_std", sqrt(fmax(rsq - rmean * rmean, 0)));
+    or_stats_set(s, "reward_mean", sum.reward_mean);
+    or_stats_set(s, "reward_std", sum.reward_std);
     or_stats_set(s, "group_std_mean", std_mean);
     or_stats_set(s, "zero_std_frac", zero_frac);
     if (use_ref) {
-        pg_kl(&g->w, &l, OM_KL_K3, g->tok_kl, g->seq_kl);
-        or_stats_set(s, "kl", om_masked_mean(g->tok_kl, l.mask, T));
+        pg_kl(&g->c.w, l, OM_KL_K3, g->tok_kl, g->c.seq_kl);
+        or_stats_set(s, "kl", om_masked_mean(g->tok_kl, l->mask, T));
     }
-    or_stats_set(s, "response_length", len_sum / (double)n);
-    or_stats_set(s, "no_stop_frac", no_stop / (double)n);
-    if ((st = or_check_finite(g->w.adv, T, step_no, "advantages", WHO, err, errlen))) {
-        or_layout_free(&l);
-        return st;
-    }
-    if (train) {
-        st = pg_update(&g->w, &g->pg, m, &b->seqs, &l, or_batch_temperature(b), PG_VALUES_NONE,
-                       &g->updates, step_no, s, WHO, err, errlen);
-        if (!st) g->steps++;
-    }
-    or_layout_free(&l);
+    or_stats_set(s, "response_length", sum.response_length);
+    or_stats_set(s, "no_stop_frac", sum.no_stop_frac);
+    st = ps_update(&g->c, &ps, m, b, train, WHO, err, errlen);
+    or_layout_free(l);
     if (st) return st;
     or_stats_out(s, out);
     return RLAIF_OK;
@@ -210,8 +174,7 @@ static rlaif_status grpo_evaluate(void *self, const rlaif_opt_models *m, const r
 static rlaif_status grpo_get_state(void *self, const char **json)
 {
     grpo *g = self;
-    snprintf(g->state, sizeof g->state, "{\"steps\": %llu, \"updates\": %llu}",
-             (unsigned long long)g->steps, (unsigned long long)g->updates);
+    ps_state_get(&g->c, g->state, sizeof g->state, NULL, 0);
     *json = g->state;
     return RLAIF_OK;
 }
@@ -219,17 +182,7 @@ static rlaif_status grpo_get_state(void *self, const char **json)
 static rlaif_status grpo_set_state(void *self, const char *json, char *err, size_t errlen)
 {
     grpo *g = self;
-    pconfig c;
-    if (pconfig_open(&c, WHO " state", json, err, errlen)) return pconfig_close(&c);
-    static const char *const keys[] = {"steps", "updates", NULL};
-    int64_t steps = pconfig_int(&c, "steps", 0, 0, INT64_MAX);
-    int64_t updates = pconfig_int(&c, "updates", 0, 0, INT64_MAX);
-    pconfig_no_other_keys(&c, keys);
-    rlaif_status st = pconfig_close(&c);
-    if (st) return st;
-    g->steps = (uint64_t)steps;
-    g->updates = (uint64_t)updates;
-    return RLAIF_OK;
+    return ps_state_set(&g->c, json, WHO " state", NULL, NULL, err, errlen);
 }
 
 static const rlaif_optimizer_vtable grpo_vtable = {

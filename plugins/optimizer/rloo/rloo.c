@@ -41,24 +41,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "optpg.h"
+#include "optseq.h"
 
 #define WHO "optimizer/rloo"
 
 typedef struct rloo {
-    pg_cfg pg;
+    ps_core c;              /* config, counters, scratch and stats shared with GRPO */
     om_kl_ctl kl;
     om_kl_kind kl_kind;
-    int64_t group_size;
     int normalize_advantages;
-    double reward_clip, no_stop_penalty;
-    uint64_t steps, updates;
-    pg_work w;
-    uint32_t *groups;
-    size_t cap_groups;
-    float *R, *seq_adv, *seq_kl, *seq_k1;
-    size_t cap_R, cap_adv, cap_kl, cap_k1;
-    or_stats stats;
+    double reward_clip;
+    float *seq_k1;          /* per sample Σ k1, for the kl stat and the controller */
+    size_t cap_k1;
     char state[256];
 } rloo;
 
@@ -74,16 +68,16 @@ static rlaif_status rloo_create(const rlaif_host *host, const char *config, void
     if (pconfig_open(&c, WHO, config, err, errlen)) return pconfig_close(&c);
     rloo r;
     memset(&r, 0, sizeof r);
-    pg_cfg_read(&c, &r.pg, 1e-6, 0.2, "seq_mean_token_sum");
+    pg_cfg_read(&c, &r.c.pg, 1e-6, 0.2, "seq_mean_token_sum");
     r.kl.coef = pconfig_number(&c, "kl_coef", 0.05, 0, 1e6);
     r.kl_kind = pg_kl_kind(&c, "kl_estimator", "k1");
     r.kl.adaptive = pconfig_bool(&c, "adaptive_kl", 0);
     r.kl.target = pconfig_number(&c, "kl_target", 6.0, 1e-9, 1e9);
     r.kl.horizon = pconfig_number(&c, "kl_horizon", 10000, 1, 1e12);
-    r.group_size = pconfig_int(&c, "group_size", 0, 0, INT64_MAX);
+    r.c.group_size = pconfig_int(&c, "group_size", 0, 0, INT64_MAX);
     r.normalize_advantages = pconfig_bool(&c, "normalize_advantages", 0);
     r.reward_clip = pconfig_number(&c, "reward_clip", 0, 0, 1e9);
-    r.no_stop_penalty = pconfig_number(&c, "no_stop_penalty", 0, -1e9, 1e9);
+    r.c.no_stop_penalty = pconfig_number(&c, "no_stop_penalty", 0, -1e9, 1e9);
     pconfig_no_other_keys(&c, keys);
     rlaif_status st = pconfig_close(&c);
     if (st) return st;
@@ -98,11 +92,7 @@ static void rloo_destroy(void *vself)
 {
     rloo *r = vself;
     if (!r) return;
-    pg_work_free(&r->w);
-    free(r->groups);
-    free(r->R);
-    free(r->seq_adv);
-    free(r->seq_kl);
+    ps_core_free(&r->c);
     free(r->seq_k1);
     free(r);
 }
@@ -112,77 +102,53 @@ static rlaif_status rloo_run(rloo *r, const rlaif_opt_models *m, const rlaif_opt
 {
     size_t n = b->seqs.n;
     int use_ref = r->kl.coef > 0 || r->kl.adaptive;
-    if (!b->rewards)
-        return rlaif_errorf(err, errlen, RLAIF_E_INVALID, WHO ": batch.rewards is required");
-    rlaif_status st;
-    if ((st = or_need_model(&m->policy, "policy", train, WHO, err, errlen))) return st;
-    if (use_ref && (st = or_need_model(&m->reference, "reference", 0, WHO, err, errlen)))
-        return st;
-    const uint32_t *grp;
-    if ((st = pg_groups(b, r->group_size, &r->groups, &r->cap_groups, &grp, WHO, err, errlen)))
-        return st;
-    or_layout l;
-    if ((st = or_layout_build(&l, &b->seqs, 0, WHO, err, errlen))) return st;
-    size_t T = l.total;
-    uint64_t step_no = r->steps + 1;
-    if ((st = or_reserve((void **)&r->R, &r->cap_R, n, sizeof(float), WHO, err, errlen)) ||
-        (st = or_reserve((void **)&r->seq_adv, &r->cap_adv, n, sizeof(float), WHO, err, errlen)) ||
-        (st = or_reserve((void **)&r->seq_kl, &r->cap_kl, n, sizeof(float), WHO, err, errlen)) ||
-        (st = or_reserve((void **)&r->seq_k1, &r->cap_k1, n, sizeof(float), WHO, err, errlen)) ||
-        (st = pg_rollout(&r->w, m, &b->seqs, &l, or_batch_temperature(b), PG_VALUES_NONE, use_ref,
-                         WHO, err, errlen)) ||
-        (st = or_check_finite(r->w.old_lp, T, step_no, "policy logprobs", WHO, err, errlen))) {
-        or_layout_free(&l);
+    ps_step ps;
+    rlaif_status st = ps_begin(&r->c, &ps, m, b, train, use_ref, WHO, err, errlen);
+    if (st) return st;
+    or_layout *l = &ps.l;
+    if ((st = or_reserve((void **)&r->seq_k1, &r->cap_k1, n, sizeof(float), WHO, err, errlen))) {
+        or_layout_free(l);
         return st;
     }
+    float *R = r->c.score, *seq_kl = r->c.seq_kl;
     if (use_ref) {
-        pg_kl(&r->w, &l, r->kl_kind, NULL, r->seq_kl);
-        pg_kl(&r->w, &l, OM_KL_K1, NULL, r->seq_k1);
+        pg_kl(&r->c.w, l, r->kl_kind, NULL, seq_kl);
+        pg_kl(&r->c.w, l, OM_KL_K1, NULL, r->seq_k1);
     } else {
-        memset(r->seq_kl, 0, n * sizeof(float));
+        memset(seq_kl, 0, n * sizeof(float));
         memset(r->seq_k1, 0, n * sizeof(float));
     }
-    double len_sum = 0, no_stop = 0, rmean = 0, rsq = 0, smean = 0, Rmean = 0, kl = 0;
+    double smean = 0, Rmean = 0, kl = 0;
     for (size_t i = 0; i < n; i++) {
-        double score = pg_score(b, i, r->reward_clip, r->no_stop_penalty) + pg_token_reward_sum(b, &l, i);
-        r->R[i] = (float)(score - r->kl.coef * r->seq_kl[i]);
-        len_sum += (double)l.count[i];
-        no_stop += b->finished && !b->finished[i];
-        rmean += b->rewards[i] / (double)n;
-        rsq += (double)b->rewards[i] * b->rewards[i] / (double)n;
+        double score = pg_score(b, i, r->reward_clip, r->c.no_stop_penalty) +
+                       pg_token_reward_sum(b, l, i);
+        R[i] = (float)(score - r->kl.coef * seq_kl[i]);
         smean += score / (double)n;
-        Rmean += r->R[i] / (double)n;
+        Rmean += R[i] / (double)n;
         kl += r->seq_k1[i] / (double)n;
     }
-    om_rloo_advantages(r->seq_adv, r->R, grp, n);
-    if (r->normalize_advantages) om_whiten(r->seq_adv, NULL, n, 1);
-    for (size_t i = 0; i < n; i++)
-        for (size_t t = 0; t < b->seqs.len[i]; t++) r->w.adv[l.off[i] + t] = r->seq_adv[i];
-    or_stats *s = &r->stats;
+    ps_summary sum;
+    ps_summarise(&ps, b, &sum);
+    om_rloo_advantages(r->c.seq_adv, R, ps.grp, n);
+    if (r->normalize_advantages) om_whiten(r->c.seq_adv, NULL, n, 1);
+    ps_spread(&r->c, &ps, b);
+    or_stats *s = &r->c.stats;
     or_stats_reset(s);
-    or_stats_set(s, "reward_mean", rmean);
-    or_stats_set(s, "reward_std", sqrt(fmax(rsq - rmean * rmean, 0)));
+    or_stats_set(s, "reward_mean", sum.reward_mean);
+    or_stats_set(s, "reward_std", sum.reward_std);
     or_stats_set(s, "score_mean", smean);
     or_stats_set(s, "kl", kl);
     or_stats_set(s, "kl_coef", r->kl.coef);
     or_stats_set(s, "rloo_reward_mean", Rmean);
-    or_stats_set(s, "advantages_std", sqrt(om_masked_var(r->seq_adv, NULL, n, 0)));
-    or_stats_set(s, "response_length", len_sum / (double)n);
-    or_stats_set(s, "no_stop_frac", no_stop / (double)n);
-    if ((st = or_check_finite(r->w.adv, T, step_no, "advantages", WHO, err, errlen))) {
-        or_layout_free(&l);
-        return st;
+    or_stats_set(s, "advantages_std", sqrt(om_masked_var(r->c.seq_adv, NULL, n, 0)));
+    or_stats_set(s, "response_length", sum.response_length);
+    or_stats_set(s, "no_stop_frac", sum.no_stop_frac);
+    st = ps_update(&r->c, &ps, m, b, train, WHO, err, errlen);
+    if (!st && train) {
+        om_kl_ctl_update(&r->kl, kl, n);
+        or_stats_set(s, "kl_coef_next", r->kl.coef);
     }
-    if (train) {
-        st = pg_update(&r->w, &r->pg, m, &b->seqs, &l, or_batch_temperature(b), PG_VALUES_NONE,
-                       &r->updates, step_no, s, WHO, err, errlen);
-        if (!st) {
-            r->steps++;
-            om_kl_ctl_update(&r->kl, kl, n);
-            or_stats_set(s, "kl_coef_next", r->kl.coef);
-        }
-    }
-    or_layout_free(&l);
+    or_layout_free(l);
     if (st) return st;
     or_stats_out(s, out);
     return RLAIF_OK;
@@ -203,8 +169,7 @@ static rlaif_status rloo_evaluate(void *self, const rlaif_opt_models *m, const r
 static rlaif_status rloo_get_state(void *self, const char **json)
 {
     rloo *r = self;
-    snprintf(r->state, sizeof r->state, "{\"steps\": %llu, \"updates\": %llu, \"kl_coef\": %.17g}",
-             (unsigned long long)r->steps, (unsigned long long)r->updates, r->kl.coef);
+    ps_state_get(&r->c, r->state, sizeof r->state, "kl_coef", r->kl.coef);
     *json = r->state;
     return RLAIF_OK;
 }
@@ -212,19 +177,7 @@ static rlaif_status rloo_get_state(void *self, const char **json)
 static rlaif_status rloo_set_state(void *self, const char *json, char *err, size_t errlen)
 {
     rloo *r = self;
-    pconfig c;
-    if (pconfig_open(&c, WHO " state", json, err, errlen)) return pconfig_close(&c);
-    static const char *const keys[] = {"steps", "updates", "kl_coef", NULL};
-    int64_t steps = pconfig_int(&c, "steps", 0, 0, INT64_MAX);
-    int64_t updates = pconfig_int(&c, "updates", 0, 0, INT64_MAX);
-    double coef = pconfig_number(&c, "kl_coef", r->kl.coef, 0, 1e9);
-    pconfig_no_other_keys(&c, keys);
-    rlaif_status st = pconfig_close(&c);
-    if (st) return st;
-    r->steps = (uint64_t)steps;
-    r->updates = (uint64_t)updates;
-    r->kl.coef = coef;
-    return RLAIF_OK;
+    return ps_state_set(&r->c, json, WHO " state", "kl_coef", &r->kl.coef, err, errlen);
 }
 
 static const rlaif_optimizer_vtable rloo_vtable = {
