@@ -144,6 +144,20 @@ int st_fixture_down(st_server *s, const char *prog)
     return rc;
 }
 
+int st_init_labelers(void)
+{
+    rlc_init(NULL);
+    char err[512];
+    if (!rlc_plugin_find(RLAIF_KIND_MODEL, "transformer", err, sizeof err) ||
+        !rlc_plugin_find(RLAIF_KIND_LABELER, "http", err, sizeof err) ||
+        !rlc_plugin_find(RLAIF_KIND_LABELER, "llm", err, sizeof err)) {
+        printf("skipped: %s\n", err);
+        rlc_shutdown();
+        return 77;
+    }
+    return 0;
+}
+
 int st_run_suite(Suite *s)
 {
     SRunner *r = srunner_create(s);

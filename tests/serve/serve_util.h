@@ -42,6 +42,12 @@ char *st_server_stderr(st_server *s);
 int st_fixture_up(st_server *s, const char *model, const char *prog);
 int st_fixture_down(st_server *s, const char *prog);
 
+/* The start of the labeler test programs: rlc_init, then model/transformer,
+ * labeler/http and labeler/llm must be found; when one is not, prints
+ * "skipped: <why>", shuts the core down and returns 77 (meson's "skipped"
+ * exit status).  Returns 0 when all are there. */
+int st_init_labelers(void);
+
 /* Runs the suite (CK_NORMAL), frees it, shuts the core down, and returns
  * the program's exit status: EXIT_FAILURE when any test failed. */
 struct Suite;

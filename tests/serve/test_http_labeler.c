@@ -436,15 +436,8 @@ END_TEST
 
 int main(void)
 {
-    rlc_init(NULL);
-    char err[512];
-    if (!rlc_plugin_find(RLAIF_KIND_MODEL, "transformer", err, sizeof err) ||
-        !rlc_plugin_find(RLAIF_KIND_LABELER, "http", err, sizeof err) ||
-        !rlc_plugin_find(RLAIF_KIND_LABELER, "llm", err, sizeof err)) {
-        printf("skipped: %s\n", err);
-        rlc_shutdown();
-        return 77;
-    }
+    int skip = st_init_labelers();
+    if (skip) return skip;
     Suite *s = suite_create("serve-labeler");
     TCase *t = tcase_create("against-rlaif-serve");
     tcase_set_timeout(t, 300);
