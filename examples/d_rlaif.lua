@@ -51,6 +51,8 @@ rlaif.rl{policy = policy, reference = reference, algorithm = "rloo", reward = ju
   config = {lr = lr, kl_coef = kl_coef, max_grad_norm = 1}, steps = steps, batch_size = 8,
   samples_per_prompt = 4, generation = gen, seed = 2, run = run, checkpoint_every = 10}
 local after = evaluate("after")
-print(string.format("held-out AI score %.3f -> %.3f, KL %.3f", before.reward_mean, after.reward_mean, after.kl or 0))
-print("after: " .. heldout[1] .. after.samples[1].response)
 run:close()
+-- The first held-out prompt's first sample, before and after (same seed).
+print("before: " .. heldout[1] .. (before.samples[1].response:gsub("%s+", " ")))
+print("after:  " .. heldout[1] .. (after.samples[1].response:gsub("%s+", " ")))
+print(string.format("held-out AI score %.3f -> %.3f, KL %.3f", before.reward_mean, after.reward_mean, after.kl or 0))

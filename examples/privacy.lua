@@ -65,7 +65,8 @@ rlaif.rl{policy = policy, reference = reference, algorithm = algorithm, reward =
   samples_per_prompt = algorithm == "ppo" and 1 or 4,
   generation = {max_new_tokens = 48, temperature = 1.0}, seed = 6, run = run, checkpoint_every = 20}
 local after, leaks_after = evaluate("after")
-print(string.format("stories with personal data %d/%d -> %d/%d; penalty %.3f -> %.3f", leaks_before, before.n,
-  leaks_after, after.n, before.reward_mean, after.reward_mean))
-print("after: " .. heldout[1] .. after.samples[1].response)
 run:close()
+print("before: " .. heldout[1] .. (before.samples[1].response:gsub("%s+", " ")))
+print("after:  " .. heldout[1] .. (after.samples[1].response:gsub("%s+", " ")))
+print(string.format("stories with personal data %d/%d -> %d/%d; penalty %.3f -> %.3f; KL %.3f", leaks_before,
+  before.n, leaks_after, after.n, before.reward_mean, after.reward_mean, after.kl or 0))

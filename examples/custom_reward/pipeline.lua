@@ -42,5 +42,6 @@ rlaif.rl{policy = policy, reference = reference, algorithm = "ppo", reward = min
   config = {lr = lr, epochs = 2, minibatch_size = 16, kl_coef = 0.05, max_grad_norm = 1}, steps = steps,
   batch_size = 32, generation = {max_new_tokens = 48, temperature = 1.0}, seed = 2}
 local after = evaluate("after")
-print("after: " .. heldout[1] .. after.samples[1].response)
+print("before: " .. heldout[1] .. (before.samples[1].response:gsub("%s+", " ")))
+print("after:  " .. heldout[1] .. (after.samples[1].response:gsub("%s+", " ")))
 print(string.format("my_reward %.3f -> %.3f, KL %.3f", before.reward_mean, after.reward_mean, after.kl or 0))
