@@ -172,8 +172,14 @@ static int run_script(lua_State *L, int argc, char **argv)
     int st = lua_pcall(L, argc - 1, 0, handler);
     running_L = NULL;
     if (st != LUA_OK) {
+        if (rlc_is_cancelled()) {
+            /* Ctrl-C: no traceback; the run directory says where to resume. */
+            fprintf(stderr, "\nrlaif run: interrupted; a run directory continues with "
+                            "'rlaif run --resume RUN_DIR %s'\n", argv[0]);
+            return 130;
+        }
         fprintf(stderr, "rlaif run: %s\n", lua_tostring(L, -1));
-        return rlc_is_cancelled() ? 130 : 1;
+        return 1;
     }
     return 0;
 }

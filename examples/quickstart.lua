@@ -62,7 +62,7 @@ rlaif.rl{
   -- policy to the starting model (a Monte-Carlo estimate over 96 samples).
   eval = {prompts = eval_prompts, every = 10, samples_per_prompt = 4,
           generation = {max_new_tokens = 48, temperature = 1.0}},
-  run = run, checkpoint_every = 5,
+  run = run, checkpoint_every = 1, -- a kill loses at most the step in flight
   on_eval = function(step, res)
     if not first_eval and step == 0 then first_eval = res end
     last_eval = res

@@ -123,7 +123,11 @@ function Run:restore(what)
     dir = path(self, "checkpoint.old") -- killed between the two renames
   end
   local f = io.open(dir .. "/state.json", "r")
-  if not f then return nil end -- killed before the first checkpoint: start over
+  if not f then
+    -- Killed before the first checkpoint: start over, without its metrics.
+    truncate_metrics(path(self, "metrics.jsonl"), -1)
+    return nil
+  end
   local state = json.decode(f:read("a"))
   f:close()
   if not state then rlaif.fail(dir .. "/state.json: not valid JSON") end

@@ -30,3 +30,23 @@ run2:close()
 rlaif.resume_dir = nil
 rlaif.fs.remove_tree(dir)
 print("runs: ok")
+
+-- Resuming a run killed before its first checkpoint starts over and drops
+-- the metrics the killed run had logged (a regression: they were kept, so
+-- metrics.jsonl had two step 1 lines).
+local dir2 = os.tmpname()
+os.remove(dir2)
+local r1 = rlaif.run{dir = dir2}
+r1:log(0, {eval_reward = 0.1})
+r1:log(1, {loss = 2})
+r1:close()
+rlaif.resume_dir = dir2
+local r2 = rlaif.run{dir = "unused"}
+assert(r2:restore({models = {}}) == nil, "nothing to restore")
+local n = 0
+for _ in io.lines(dir2 .. "/metrics.jsonl") do n = n + 1 end
+assert(n == 0, "metrics of the killed run are dropped, found " .. n)
+r2:close()
+rlaif.resume_dir = nil
+rlaif.fs.remove_tree(dir2)
+print("runs, resume before the first checkpoint: ok")
