@@ -2,6 +2,7 @@
 #include "ljudge.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "ldraw.h"
 #include "prefmath.h"
@@ -17,16 +18,28 @@ void lab_tally_stats(const lab_tally *t, uint64_t n_rounds, rlaif_stat *out)
     out[4] = (rlaif_stat){"revision_rounds", (double)n_rounds};
 }
 
-void lab_answer(const lab_constitution *con, double clamp_hi, size_t principle, int a_is_x,
+void lab_pair_plan(const lab_constitution *con, const size_t *subset, size_t n_subset,
+                   uint64_t config_seed, const rlaif_compare_req *r, lab_pair *p)
+{
+    p->principle =
+        lab_draw_principle(con, subset, n_subset, lab_request_seed(config_seed, r->seed), 0);
+    p->prompt = r->prompt ? r->prompt : "";
+    p->a_is_x = lab_canonical_first(r->a, r->b);
+    p->x = p->a_is_x ? r->a : r->b;
+    p->y = p->a_is_x ? r->b : r->a;
+    p->tie = strcmp(r->a, r->b) == 0;
+}
+
+void lab_answer(const lab_constitution *con, double clamp_hi, const lab_pair *p,
                 double px_first, double px_second, int two_orders, lab_tally *t,
                 rlaif_compare_result *res)
 {
     lab_pair_result pr;
-    lab_pair_combine(px_first, px_second, a_is_x, clamp_hi, &pr);
+    lab_pair_combine(px_first, px_second, p->a_is_x, clamp_hi, &pr);
     res->p_a = pr.p_a;
     res->p_a_first = pr.p_a_first;
     res->p_a_second = pr.p_a_second;
-    res->principle_id = con->principles[principle].id;
+    res->principle_id = con->principles[p->principle].id;
     res->rationale = NULL;
     t->n_compare++;
     if (two_orders) {
@@ -93,6 +106,34 @@ rlaif_status lab_probe_margins(const lab_prompter *pp, size_t n, const char *con
     for (size_t i = 0; texts && i < total; i++) free(texts[i]);
     free(texts);
     free(ll);
+    return st;
+}
+
+rlaif_status lab_probe_pairs(const lab_prompter *pp, size_t m, const lab_pair *const *pairs,
+                             lab_text_loglik_fn loglik, void *ctx, double *px, const char *who,
+                             char *err, size_t errlen)
+{
+    /* Two candidates (x, y) per pair. */
+    const char **prompts = calloc(2 * m + 1, sizeof *prompts);
+    const char **cands = calloc(2 * m + 1, sizeof *cands);
+    size_t *principle = calloc(2 * m + 1, sizeof *principle);
+    double *margin = malloc((2 * m + 1) * sizeof *margin);
+    rlaif_status st = prompts && cands && principle && margin ? RLAIF_OK : nomem(who, err, errlen);
+    for (size_t k = 0; k < m && !st; k++)
+        for (int c = 0; c < 2; c++) {
+            prompts[2 * k + (size_t)c] = pairs[k]->prompt;
+            cands[2 * k + (size_t)c] = c ? pairs[k]->y : pairs[k]->x;
+            principle[2 * k + (size_t)c] = pairs[k]->principle;
+        }
+    if (!st)
+        st = lab_probe_margins(pp, 2 * m, prompts, cands, principle, loglik, ctx, margin, who, err,
+                               errlen);
+    for (size_t k = 0; k < m && !st; k++)
+        px[k] = lab_probe_pair(pp->con, pairs[k]->principle, margin[2 * k], margin[2 * k + 1]);
+    free(prompts);
+    free(cands);
+    free(principle);
+    free(margin);
     return st;
 }
 

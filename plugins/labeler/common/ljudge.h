@@ -32,11 +32,26 @@ enum { LAB_N_TALLY_STATS = 5 };
  * first_shown_wins, scores, revision_rounds (out[0..5)). */
 void lab_tally_stats(const lab_tally *t, uint64_t n_rounds, rlaif_stat *out);
 
-/* Answers a compare request from its canonical pair (x, y): px_first and
- * px_second are p(x ≻ y) with x shown first and second (lab_pair_combine),
- * `a_is_x` says which of x, y the request's `a` is.  Counts the answer in
- * t (as a two-order evaluation when two_orders). */
-void lab_answer(const lab_constitution *con, double clamp_hi, size_t principle, int a_is_x,
+/* A compare request as both labelers evaluate it: in canonical order (the
+ * byte-wise smaller response is x, see prefmath.h), so that compare(a, b)
+ * and compare(b, a) do the same arithmetic. */
+typedef struct lab_pair {
+    size_t principle;     /* drawn from the request's stream (round 0) */
+    const char *prompt;   /* the request's, "" when NULL */
+    const char *x, *y;
+    int a_is_x;           /* the request's `a` is x */
+    int tie;              /* a and b are the same text: p = 1/2, nothing to evaluate */
+} lab_pair;
+
+/* Plans request r (a and b not NULL) with the labeler's config seed and
+ * principle subset (NULL: all). */
+void lab_pair_plan(const lab_constitution *con, const size_t *subset, size_t n_subset,
+                   uint64_t config_seed, const rlaif_compare_req *r, lab_pair *p);
+
+/* Answers a compare request from its pair's numbers: px_first and
+ * px_second are p(x ≻ y) with x shown first and second (lab_pair_combine).
+ * Counts the answer in t (as a two-order evaluation when two_orders). */
+void lab_answer(const lab_constitution *con, double clamp_hi, const lab_pair *p,
                 double px_first, double px_second, int two_orders, lab_tally *t,
                 rlaif_compare_result *res);
 
@@ -59,6 +74,12 @@ rlaif_status lab_probe_margins(const lab_prompter *pp, size_t n, const char *con
                                const char *const *responses, const size_t *principle,
                                lab_text_loglik_fn loglik, void *ctx, double *margin,
                                const char *who, char *err, size_t errlen);
+
+/* Probe mode: px[k] = p(x ≻ y) of pairs[k], from the probe margins of x
+ * and y (lab_probe_pair). */
+rlaif_status lab_probe_pairs(const lab_prompter *pp, size_t m, const lab_pair *const *pairs,
+                             lab_text_loglik_fn loglik, void *ctx, double *px, const char *who,
+                             char *err, size_t errlen);
 
 /* Probe-mode scores: 2σ(scale·margin) − 1 for each request. */
 rlaif_status lab_score_probe(const lab_prompter *pp, size_t n, const rlaif_score_req *reqs,

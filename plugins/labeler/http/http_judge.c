@@ -264,20 +264,13 @@ static rlaif_status text_loglik(void *ctx, size_t n, const char *const *texts, d
 
 /* ===== compare ========================================================== */
 
-static void answer(http_labeler *L, size_t principle, int a_is_x, double px_first,
-                   double px_second, int two_orders, rlaif_compare_result *res)
+static void answer(http_labeler *L, const lab_pair *p, double px_first, double px_second,
+                   int two_orders, rlaif_compare_result *res)
 {
-    lab_answer(L->con, L->clamp_hi, principle, a_is_x, px_first, px_second, two_orders,
-               &L->tally, res);
+    lab_answer(L->con, L->clamp_hi, p, px_first, px_second, two_orders, &L->tally, res);
 }
 
-typedef struct pair {
-    size_t principle;
-    const char *prompt, *x, *y;
-    int a_is_x, tie;
-} pair;
-
-static rlaif_status compare_instruct(http_labeler *L, size_t m, const pair *pl, const size_t *idx,
+static rlaif_status compare_instruct(http_labeler *L, size_t m, const lab_pair *pl, const size_t *idx,
                                      rlaif_compare_result *results, char *err, size_t errlen)
 {
     hl_ctx *ctx = calloc(2 * m + 1, sizeof *ctx);
@@ -285,7 +278,7 @@ static rlaif_status compare_instruct(http_labeler *L, size_t m, const pair *pl, 
     rlaif_status st = ctx && ll ? RLAIF_OK : hl_nomem(err, errlen);
     const lab_var avars[] = {{"choice_a", L->con->choices[0]}, {"choice_b", L->con->choices[1]}};
     for (size_t k = 0; k < m && !st; k++) {
-        const pair *p = &pl[k];
+        const lab_pair *p = &pl[k];
         for (int order = 0; order < 2 && !st; order++) {
             compare_arg a = {p->principle, p->prompt, order ? p->y : p->x, order ? p->x : p->y};
             st = hl_make_ctx(L, build_compare, &a, LAB_T_COMPARE_ANSWER, avars, 2,
@@ -297,39 +290,25 @@ static rlaif_status compare_instruct(http_labeler *L, size_t m, const pair *pl, 
     for (size_t k = 0; k < m && !st; k++) {
         double px_first, px_second;
         lab_pair_orders(ll + 4 * k, &px_first, &px_second);
-        answer(L, pl[k].principle, pl[k].a_is_x, px_first, px_second, 1, &results[idx[k]]);
+        answer(L, &pl[k], px_first, px_second, 1, &results[idx[k]]);
     }
     hl_ctx_free(ctx, 2 * m + 1);
     free(ll);
     return st;
 }
 
-static rlaif_status compare_probe(http_labeler *L, size_t m, const pair *pl, const size_t *idx,
+static rlaif_status compare_probe(http_labeler *L, size_t m, const lab_pair *pl, const size_t *idx,
                                   rlaif_compare_result *results, char *err, size_t errlen)
 {
-    const char **prompts = malloc((2 * m + 1) * sizeof *prompts);
-    const char **cands = malloc((2 * m + 1) * sizeof *cands);
-    size_t *principle = malloc((2 * m + 1) * sizeof *principle);
-    double *margin = malloc((2 * m + 1) * sizeof *margin);
-    rlaif_status st = prompts && cands && principle && margin ? RLAIF_OK : hl_nomem(err, errlen);
-    for (size_t k = 0; k < m && !st; k++)
-        for (int c = 0; c < 2; c++) {
-            prompts[2 * k + (size_t)c] = pl[k].prompt;
-            cands[2 * k + (size_t)c] = c ? pl[k].y : pl[k].x;
-            principle[2 * k + (size_t)c] = pl[k].principle;
-        }
+    const lab_pair **q = malloc((m + 1) * sizeof *q);
+    double *px = malloc((m + 1) * sizeof *px);
+    rlaif_status st = q && px ? RLAIF_OK : hl_nomem(err, errlen);
+    for (size_t k = 0; k < m && !st; k++) q[k] = &pl[k];
     lab_prompter pp = {L->con, L->chat};
-    if (!st)
-        st = lab_probe_margins(&pp, 2 * m, prompts, cands, principle, text_loglik, L, margin,
-                               HL_WHO, err, errlen);
-    for (size_t k = 0; k < m && !st; k++) {
-        double px = lab_probe_pair(L->con, pl[k].principle, margin[2 * k], margin[2 * k + 1]);
-        answer(L, pl[k].principle, pl[k].a_is_x, px, px, 0, &results[idx[k]]);
-    }
-    free(prompts);
-    free(cands);
-    free(principle);
-    free(margin);
+    if (!st) st = lab_probe_pairs(&pp, m, q, text_loglik, L, px, HL_WHO, err, errlen);
+    for (size_t k = 0; k < m && !st; k++) answer(L, &pl[k], px[k], px[k], 0, &results[idx[k]]);
+    free(q);
+    free(px);
     return st;
 }
 
@@ -338,7 +317,7 @@ rlaif_status hl_compare(void *self, size_t n, const rlaif_compare_req *reqs,
 {
     http_labeler *L = self;
     if (n == 0) return RLAIF_OK;
-    pair *pl = malloc(n * sizeof *pl);
+    lab_pair *pl = malloc(n * sizeof *pl);
     size_t *idx = malloc(n * sizeof *idx);
     if (!pl || !idx) {
         free(pl);
@@ -353,14 +332,11 @@ rlaif_status hl_compare(void *self, size_t n, const rlaif_compare_req *reqs,
             st = rlaif_errorf(err, errlen, RLAIF_E_INVALID, HL_WHO ": compare %zu: a or b is NULL", i);
             break;
         }
-        pair p = {.principle = hl_pick_principle(L, hl_request_seed(L, r->seed), 0),
-                  .prompt = r->prompt ? r->prompt : "",
-                  .a_is_x = lab_canonical_first(r->a, r->b)};
-        p.x = p.a_is_x ? r->a : r->b;
-        p.y = p.a_is_x ? r->b : r->a;
+        lab_pair p;
+        lab_pair_plan(L->con, L->subset, L->n_subset, L->seed, r, &p);
         /* The same text twice needs no server: both orders ask the same. */
-        if (strcmp(r->a, r->b) == 0) {
-            answer(L, p.principle, p.a_is_x, 0.5, 0.5, 0, &results[i]);
+        if (p.tie) {
+            answer(L, &p, 0.5, 0.5, 0, &results[i]);
             continue;
         }
         pl[m] = p;

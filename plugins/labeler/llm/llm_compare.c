@@ -24,13 +24,9 @@
 #include "llm.h"
 #include "prefmath.h"
 
-/* What one request needs beyond its text. */
+/* A request: its canonical pair and the links between duplicates. */
 typedef struct pair_plan {
-    size_t principle;
-    const char *prompt;
-    const char *x, *y;   /* canonical order */
-    int a_is_x;
-    int tie;             /* a and b are the same text: p = 1/2, no model call */
+    lab_pair q;          /* principle, prompt, canonical x and y, tie */
     uint64_t key;        /* hash of (prompt, x, y, principle) */
     size_t same_as;      /* first request asking the same question, or NONE */
     size_t slot;         /* index among the evaluated questions */
@@ -46,8 +42,8 @@ static uint64_t fnv1a(uint64_t h, const char *s)
 
 static int same_question(const pair_plan *p, const pair_plan *q)
 {
-    return p->key == q->key && p->principle == q->principle && strcmp(p->x, q->x) == 0 &&
-           strcmp(p->y, q->y) == 0 && strcmp(p->prompt, q->prompt) == 0;
+    return p->key == q->key && p->q.principle == q->q.principle && strcmp(p->q.x, q->q.x) == 0 &&
+           strcmp(p->q.y, q->q.y) == 0 && strcmp(p->q.prompt, q->q.prompt) == 0;
 }
 
 /* Draws principles, orders each pair canonically and links duplicates.
@@ -56,20 +52,16 @@ static size_t plan_pairs(llm_labeler *L, size_t n, const rlaif_compare_req *reqs
 {
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
-        const rlaif_compare_req *r = &reqs[i];
         pair_plan *p = &plan[i];
-        p->principle = llm_pick_principle(L, llm_request_seed(L, r->seed), 0);
-        p->prompt = r->prompt;
-        p->a_is_x = lab_canonical_first(r->a, r->b);
-        p->x = p->a_is_x ? r->a : r->b;
-        p->y = p->a_is_x ? r->b : r->a;
-        p->tie = strcmp(r->a, r->b) == 0;
-        p->key = fnv1a(fnv1a(fnv1a(0xCBF29CE484222325ull ^ p->principle, p->prompt), p->x), p->y);
+        lab_pair_plan(L->con, L->subset, L->n_subset, L->seed, &reqs[i], &p->q);
+        p->key = fnv1a(fnv1a(fnv1a(0xCBF29CE484222325ull ^ p->q.principle, p->q.prompt), p->q.x),
+                       p->q.y);
         p->same_as = NONE;
         p->slot = NONE;
-        if (p->tie) continue;
+        if (p->q.tie) continue;
         for (size_t j = 0; j < i && p->same_as == NONE; j++)
-            if (!plan[j].tie && plan[j].same_as == NONE && same_question(p, &plan[j])) p->same_as = j;
+            if (!plan[j].q.tie && plan[j].same_as == NONE && same_question(p, &plan[j]))
+                p->same_as = j;
         p->slot = p->same_as == NONE ? m++ : plan[p->same_as].slot;
     }
     return m;
@@ -78,8 +70,7 @@ static size_t plan_pairs(llm_labeler *L, size_t n, const rlaif_compare_req *reqs
 static void answer(llm_labeler *L, const pair_plan *pl, double px_first, double px_second,
                    int two_orders, rlaif_compare_result *res)
 {
-    lab_answer(L->con, L->clamp_hi, pl->principle, pl->a_is_x, px_first, px_second, two_orders,
-               &L->tally, res);
+    lab_answer(L->con, L->clamp_hi, &pl->q, px_first, px_second, two_orders, &L->tally, res);
 }
 
 static void free_texts(char **t, size_t n)
@@ -132,14 +123,15 @@ static rlaif_status compare_instruct(llm_labeler *L, size_t n, const rlaif_compa
         st = rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
     size_t m = 0;
     for (size_t i = 0; i < n && !st; i++) {
-        if (plan[i].tie || plan[i].same_as != NONE) continue;
+        if (plan[i].q.tie || plan[i].same_as != NONE) continue;
         for (int order = 0; order < 2 && !st; order++) {
             sbuf b;
             sbuf_init(&b);
-            const char *first = order ? plan[i].y : plan[i].x;
-            const char *second = order ? plan[i].x : plan[i].y;
-            st = lab_prompt_compare(&pp, plan[i].principle, reqs[i].prompt, first, second, L->cot,
-                                    &b, err, errlen);
+            const lab_pair *q = &plan[i].q;
+            const char *first = order ? q->y : q->x;
+            const char *second = order ? q->x : q->y;
+            st = lab_prompt_compare(&pp, q->principle, q->prompt, first, second, L->cot, &b, err,
+                                    errlen);
             texts[2 * m + (size_t)order] = sbuf_take(&b);
             if (!st && !texts[2 * m + (size_t)order])
                 st = rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
@@ -154,14 +146,14 @@ static rlaif_status compare_instruct(llm_labeler *L, size_t n, const rlaif_compa
     const char *labels[2] = {L->con->choices[0], L->con->choices[1]};
     if (!st) st = llm_label_loglik(L, 2 * m, (const char *const *)texts, 2, labels, ll, err, errlen);
     for (size_t i = 0; i < n && !st; i++) {
-        if (plan[i].tie) continue;
+        if (plan[i].q.tie) continue;
         size_t k = plan[i].slot;
         double px_first, px_second;
         lab_pair_orders(ll + 4 * k, &px_first, &px_second);
         answer(L, &plan[i], px_first, px_second, 1, &results[i]);
         if (L->cot) {
             /* The rationale of the order in which `a` was shown first. */
-            const char *r = rationales[2 * k + (plan[i].a_is_x ? 0 : 1)];
+            const char *r = rationales[2 * k + (plan[i].q.a_is_x ? 0 : 1)];
             results[i].rationale = llm_results_keep(L, strdup(r ? r : ""));
             if (!results[i].rationale)
                 st = rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
@@ -182,43 +174,26 @@ rlaif_status llm_text_loglik_cb(void *ctx, size_t n, const char *const *texts, d
     return llm_text_loglik(ctx, n, texts, out, err, errlen);
 }
 
-static rlaif_status compare_probe(llm_labeler *L, size_t n, const rlaif_compare_req *reqs,
-                                  const pair_plan *plan, rlaif_compare_result *results,
-                                  char *err, size_t errlen)
+static rlaif_status compare_probe(llm_labeler *L, size_t n, const pair_plan *plan,
+                                  rlaif_compare_result *results, char *err, size_t errlen)
 {
-    const char **prompts = malloc(2 * n * sizeof *prompts);
-    const char **cands = malloc(2 * n * sizeof *cands);
-    size_t *principle = malloc(2 * n * sizeof *principle);
-    size_t *active = malloc(n * sizeof *active);
-    double *margin = malloc(2 * n * sizeof *margin);
+    /* The distinct questions, in slot order. */
+    const lab_pair **q = calloc(n, sizeof *q);
+    double *px = malloc(n * sizeof *px);
     rlaif_status st = RLAIF_OK;
-    if (!prompts || !cands || !principle || !active || !margin)
-        st = rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
+    if (!q || !px) st = rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
     size_t m = 0;
-    for (size_t i = 0; i < n && !st; i++) {
-        if (plan[i].tie || plan[i].same_as != NONE) continue;
-        for (int c = 0; c < 2; c++) {
-            prompts[2 * m + (size_t)c] = reqs[i].prompt;
-            cands[2 * m + (size_t)c] = c ? plan[i].y : plan[i].x;
-            principle[2 * m + (size_t)c] = plan[i].principle;
-        }
-        active[m++] = i;
-    }
+    for (size_t i = 0; i < n && !st; i++)
+        if (!plan[i].q.tie && plan[i].same_as == NONE) q[m++] = &plan[i].q;
     lab_prompter pp = llm_prompter(L);
-    if (!st)
-        st = lab_probe_margins(&pp, 2 * m, prompts, cands, principle, llm_text_loglik_cb, L, margin,
-                               LLM_WHO, err, errlen);
+    if (!st) st = lab_probe_pairs(&pp, m, q, llm_text_loglik_cb, L, px, LLM_WHO, err, errlen);
     for (size_t i = 0; i < n && !st; i++) {
-        if (plan[i].tie) continue;
+        if (plan[i].q.tie) continue;
         size_t k = plan[i].slot;
-        double px = lab_probe_pair(L->con, plan[i].principle, margin[2 * k], margin[2 * k + 1]);
-        answer(L, &plan[i], px, px, 0, &results[i]);
+        answer(L, &plan[i], px[k], px[k], 0, &results[i]);
     }
-    free(prompts);
-    free(cands);
-    free(principle);
-    free(active);
-    free(margin);
+    free(q);
+    free(px);
     return st;
 }
 
@@ -236,30 +211,14 @@ rlaif_status llm_compare(void *self, size_t n, const rlaif_compare_req *reqs,
     }
     pair_plan *plan = malloc(n * sizeof *plan);
     if (!plan) return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
-    /* A NULL prompt reads as empty. */
-    int null_prompt = 0;
-    for (size_t i = 0; i < n; i++) null_prompt |= reqs[i].prompt == NULL;
-    rlaif_compare_req *fixed = NULL;
-    if (null_prompt) {
-        fixed = malloc(n * sizeof *fixed);
-        if (!fixed) {
-            free(plan);
-            return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, LLM_WHO ": out of memory");
-        }
-        for (size_t i = 0; i < n; i++) {
-            fixed[i] = reqs[i];
-            if (!fixed[i].prompt) fixed[i].prompt = "";
-        }
-        reqs = fixed;
-    }
+    /* A NULL prompt reads as empty (lab_pair_plan). */
     plan_pairs(L, n, reqs, plan);
     /* Ties need no model: both orders are the same question. */
     for (size_t i = 0; i < n; i++)
-        if (plan[i].tie) answer(L, &plan[i], 0.5, 0.5, 0, &results[i]);
+        if (plan[i].q.tie) answer(L, &plan[i], 0.5, 0.5, 0, &results[i]);
     rlaif_status st = L->mode == LAB_MODE_PROBE
-                          ? compare_probe(L, n, reqs, plan, results, err, errlen)
+                          ? compare_probe(L, n, plan, results, err, errlen)
                           : compare_instruct(L, n, reqs, plan, results, err, errlen);
-    free(fixed);
     free(plan);
     return st;
 }
