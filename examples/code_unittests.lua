@@ -14,8 +14,8 @@
 --      by the sandboxed `unittest` reward: each sample runs in a separate
 --      lua5.4 process with limits on time, memory, processes and files, no
 --      network, and verdicts the code cannot forge (docs/sandbox.md).  The
---      reward is the fraction of the 5 tests passed, so "x + 2" or "x * 3"
---      earn partial credit (f(0) == 0, f(1) == 2 ...) and the group-relative
+--      reward is the fraction of the 5 tests passed, so "x * 3" (f(0) == 0)
+--      or "x + 1" (f(1) == 2) earn partial credit and the group-relative
 --      advantage points towards "* 2".  The KL to the SFT model (a frozen
 --      snapshot) is reported on the held-out samples.
 --
