@@ -82,7 +82,8 @@ end
 -- One iteration; returns the phase times and what the update worked on.
 local function iteration(m, it)
   local r = {}
-  local t = rlaif.clock()
+  local c0, t = os.clock(), rlaif.clock()
+  local t_start = t
   local outs = m.policy:generate(m.prompts, {max_new_tokens = NEW, temperature = 1.0,
     seed = 1000 + it, ignore_eos = m.ignore_eos, bos = false})
   r.generate = rlaif.clock() - t
@@ -108,6 +109,8 @@ local function iteration(m, it)
   t = rlaif.clock()
   local stats = m.opt:step({policy = m.policy, reference = m.reference}, batch)
   r.opt_step = rlaif.clock() - t
+  -- os.clock is the process's CPU time (all threads): below 1, other jobs ran.
+  r.cpu_util = (os.clock() - c0) / ((rlaif.clock() - t_start) * THREADS)
   r.update = math.max(r.opt_step - r.policy - r.reference, 0)
   r.scoring = r.policy + r.reference + r.reward
   -- What rlaif.rl's step costs: generate + reward + opt:step (which scores).
@@ -153,13 +156,14 @@ local function bench_model(m, train_ref)
     emit({bench = "ppo_iter", model = m.name, warmup = it == 0, it = it,
           generate_s = r.generate, policy_s = r.policy, reference_s = r.reference, reward_s = r.reward,
           opt_step_s = r.opt_step, update_s = r.update, iteration_s = r.iteration,
-          response_tokens = r.response_tokens, seq_tokens = r.seq_tokens, kl = r.kl},
+          response_tokens = r.response_tokens, seq_tokens = r.seq_tokens, kl = r.kl,
+          cpu_util = r.cpu_util},
          {"bench", "model", "warmup", "it", "generate_s", "policy_s", "reference_s", "reward_s",
-          "opt_step_s", "update_s", "iteration_s", "response_tokens", "seq_tokens", "kl"})
+          "opt_step_s", "update_s", "iteration_s", "response_tokens", "seq_tokens", "kl", "cpu_util"})
   end
   local med = {}
   for _, k in ipairs({"generate", "policy", "reference", "reward", "scoring", "opt_step", "update",
-                      "iteration", "mean_len", "seq_tokens", "response_tokens"}) do
+                      "iteration", "mean_len", "seq_tokens", "response_tokens", "cpu_util"}) do
     local xs = {}
     for i, r in ipairs(iters) do xs[i] = r[k] end
     med[k] = median(xs)
@@ -178,7 +182,7 @@ local function bench_model(m, train_ref)
     share = {generate = med.generate / sum, scoring = med.scoring / sum, update = med.update / sum},
     generate_tokens_per_s = med.response_tokens / med.generate,
     update_gflops = update_gflops, plain_step_gflops = plain_gflops,
-    update_vs_plain_step = update_gflops / plain_gflops}
+    update_vs_plain_step = update_gflops / plain_gflops, cpu_util = med.cpu_util}
   if train_ref then
     rec.train_bench_gflops, rec.sgemm_gflops = train_ref.gflops, train_ref.sgemm_gflops
     rec.update_vs_train_bench = update_gflops / train_ref.gflops
@@ -188,7 +192,7 @@ local function bench_model(m, train_ref)
              "epochs", "minibatch_size", "iterations", "median_s", "share",
              "generate_tokens_per_s", "update_gflops", "plain_step_gflops",
              "update_vs_plain_step", "train_bench_gflops", "sgemm_gflops",
-             "update_vs_train_bench", "update_utilisation"})
+             "update_vs_train_bench", "update_utilisation", "cpu_util"})
 end
 
 -- The training benchmark's full fine-tuning step of the 15M shape, with its

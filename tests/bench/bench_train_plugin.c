@@ -35,7 +35,7 @@
 #define LORA_RANK 16
 
 static int g_threads = 2, g_steps = 3, g_quick = 0;
-static double g_sgemm;
+static double g_sgemm, g_sgemm_cpu; /* GFLOP/s and the CPU share it had */
 
 /* ===== Processes ======================================================== */
 
@@ -57,9 +57,9 @@ static int in_child(int (*fn)(const void *), const void *arg)
 }
 
 /* The sgemm reference in a child (the parent stays small, and OpenBLAS's
- * threads do not linger into the cases); the figure comes back through a
- * pipe. */
-static double sgemm_reference(const char *when)
+ * threads do not linger into the cases); the figure and its CPU share come
+ * back through a pipe. */
+static double sgemm_reference(const char *when, double *cpu_util)
 {
     int fds[2];
     if (pipe(fds)) return 0;
@@ -71,12 +71,15 @@ static double sgemm_reference(const char *when)
         printf("{\"bench\": \"sgemm\", \"when\": \"%s\", \"n\": 2048, \"threads\": %d, "
                "\"gflops\": %.1f, \"cpu_util\": %.2f}\n", when, g_threads, g, util);
         fflush(stdout);
-        ssize_t w = write(fds[1], &g, sizeof g);
-        _exit(w == (ssize_t)sizeof g ? 0 : 1);
+        double both[2] = {g, util};
+        ssize_t w = write(fds[1], both, sizeof both);
+        _exit(w == (ssize_t)sizeof both ? 0 : 1);
     }
     close(fds[1]);
-    double g = 0;
-    if (read(fds[0], &g, sizeof g) != (ssize_t)sizeof g) g = 0;
+    double both[2] = {0, 0};
+    if (read(fds[0], both, sizeof both) != (ssize_t)sizeof both) both[0] = both[1] = 0;
+    double g = both[0];
+    if (cpu_util) *cpu_util = both[1];
     close(fds[0]);
     waitpid(pid, NULL, 0);
     return g;
@@ -197,6 +200,11 @@ static int run_case(const void *arg)
                               : bu_train_flops_per_token(&sh->c, (double)T);
         double gf = fpt * tps * 1e-9, peak = bu_peak_rss_mb();
         int big = !strcmp(sh->name, "smol135m");
+        /* On a shared machine both the case and sgemm got only part of the
+         * CPUs: the same ratio per CPU-second they actually had. */
+        double cpu = tm.cpu / (tm.total * g_threads);
+        double util_cpu = g_sgemm > 0 && cpu > 0 && g_sgemm_cpu > 0
+                              ? (gf / cpu) / (g_sgemm / g_sgemm_cpu) : 0.0;
         double rss_target = big ? (bc->lora ? 2000 : 5000) : 0;
         /* PyTorch 1.13 on the reference machine, quoted in issue 4 (full only) */
         double torch_tps = bc->lora ? 0 : big ? 215 : 1330;
@@ -207,11 +215,12 @@ static int run_case(const void *arg)
                "\"backward_s\": %.3f, \"adamw_s\": %.3f, \"tokens_per_s\": %.1f, "
                "\"tokens_per_s_best\": %.1f, \"mflop_per_token\": %.1f, \"gflops\": %.1f, "
                "\"sgemm_gflops\": %.1f, \"utilisation\": %.3f, \"cpu_util\": %.2f, "
+               "\"sgemm_cpu_util\": %.2f, \"utilisation_per_cpu_s\": %.3f, "
                "\"rss_loaded_mb\": %.0f, \"peak_rss_mb\": %.0f",
                sh->name, bc->lora ? "lora" : "full", B, T, g_threads, g_steps,
                (unsigned long long)info.n_params, (unsigned long long)info.n_trainable, mean,
                tm.best, tm.fwd / k, tm.bwd / k, tm.opt / k, tps, (double)N / tm.best, fpt * 1e-6,
-               gf, g_sgemm, g_sgemm > 0 ? gf / g_sgemm : 0.0, tm.cpu / (tm.total * g_threads),
+               gf, g_sgemm, g_sgemm > 0 ? gf / g_sgemm : 0.0, cpu, g_sgemm_cpu, util_cpu,
                rss_loaded, peak);
         if (!bc->lora)
             printf(", \"target_utilisation\": 0.5, \"meets_utilisation\": %s, "
@@ -286,7 +295,7 @@ int main(int argc, char **argv)
     printf("{\"bench\": \"machine\", \"threads\": %d, \"online_cpus\": %ld, \"loadavg_1m\": %.2f, "
            "\"note\": \"shared machine: other jobs may run at the same time\"}\n",
            g_threads, sysconf(_SC_NPROCESSORS_ONLN), loadavg1());
-    g_sgemm = sgemm_reference("before");
+    g_sgemm = sgemm_reference("before", &g_sgemm_cpu);
     int failed = 0;
     const char *names[] = {"ts15m", "smol135m"};
     for (int k = 0; k < 2; k++) {
@@ -308,7 +317,7 @@ int main(int argc, char **argv)
         }
         remove_folder(dir);
     }
-    sgemm_reference("after");
+    sgemm_reference("after", NULL);
     printf("{\"bench\": \"machine_end\", \"loadavg_1m\": %.2f}\n", loadavg1());
     return failed;
 }
