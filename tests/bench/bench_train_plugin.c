@@ -178,7 +178,10 @@ static int run_case(const void *arg)
     float *lp = malloc(N * sizeof *lp), *dlp = malloc(N * sizeof *dlp);
     const int32_t **rows = malloc(B * sizeof *rows);
     size_t *len = malloc(B * sizeof *len);
-    if (!ids || !lp || !dlp || !rows || !len) return -1;
+    if (!ids || !lp || !dlp || !rows || !len) {
+        fprintf(stderr, "bench_train_plugin: out of memory for the %zu-token batch\n", N);
+        return -1;
+    }
     uint64_t s = 99;
     for (size_t i = 0; i < N; i++) {
         s = s * 6364136223846793005ull + 1442695040888963407ull;
