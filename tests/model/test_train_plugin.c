@@ -559,6 +559,24 @@ START_TEST(test_reference_before_load_state)
 }
 END_TEST
 
+/* info's n_params counts the LoRA adapters (a regression: it reported the
+ * base alone); n_trainable is then exactly the adapters. */
+START_TEST(test_info_counts_adapters)
+{
+    rlc_instance *base = mu_model(stories_cfg(NULL));
+    rlc_instance *lora = mu_model(stories_cfg("\"lora\": {\"rank\": 4, \"targets\": [\"q_proj\", \"v_proj\"]}"));
+    rlaif_model_info ib = {.struct_size = sizeof ib}, il = {.struct_size = sizeof il};
+    ck_assert_int_eq(mu_vt(base)->info(rlc_instance_self(base), &ib), RLAIF_OK);
+    ck_assert_int_eq(mu_vt(lora)->info(rlc_instance_self(lora), &il), RLAIF_OK);
+    ck_assert(il.has_lora && !ib.has_lora);
+    ck_assert_uint_eq(il.n_params, ib.n_params + il.n_trainable);
+    /* stories260K: 5 layers × rank 4 × (q: 64+64, v: 64+32) */
+    ck_assert_uint_eq(il.n_trainable, 5u * 4u * (64u + 64u + 64u + 32u));
+    rlc_instance_unref(lora);
+    rlc_instance_unref(base);
+}
+END_TEST
+
 /* ===== Freezing ========================================================= */
 
 START_TEST(test_frozen_layers_do_not_change)
@@ -843,6 +861,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_reference_frozen_lora);
     tcase_add_test(tc, test_reference_before_load_state);
     tcase_add_test(tc, test_frozen_layers_do_not_change);
+    tcase_add_test(tc, test_info_counts_adapters);
     tcase_add_test(tc, test_accumulation_full);
     tcase_add_test(tc, test_accumulation_lora);
     tcase_add_test(tc, test_nonfinite_step);

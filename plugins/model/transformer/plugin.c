@@ -239,7 +239,7 @@ static rlaif_status tf_info(void *self, rlaif_model_info *out)
     out->bos_id = in->tok ? tokenizer_bos(in->tok) : c->bos_id;
     out->eos_id = in->tok ? tokenizer_eos(in->tok) : c->eos_id;
     out->pad_id = c->pad_id;
-    out->n_params = in->m->n_params;
+    out->n_params = in->m->n_params + tf_train_n_adapter_params(in); /* heads and adapters included */
     out->n_trainable = tf_train_n_trainable(in);
     out->dim = c->dim;
     out->n_layers = c->n_layers;

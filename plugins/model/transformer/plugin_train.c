@@ -665,6 +665,11 @@ int tf_train_has_lora(const tf_instance *in)
     return !in->is_view && in->train && in->train->has_lora;
 }
 
+size_t tf_train_n_adapter_params(const tf_instance *in)
+{
+    return tf_train_has_lora(in) ? in->train->lora.n_params : 0;
+}
+
 /* ===== Files ============================================================ */
 
 static int file_exists(const char *p)

@@ -43,6 +43,8 @@ void tf_train_prepare(tf_instance *in);
 /* For info(): trainable parameter count (0 for a view), LoRA active. */
 size_t tf_train_n_trainable(const tf_instance *in);
 int tf_train_has_lora(const tf_instance *in);
+/* Parameters of the LoRA adapters (0 without LoRA): part of info's n_params. */
+size_t tf_train_n_adapter_params(const tf_instance *in);
 
 /* The vtable members beside those declared in instance.h (backward, step,
  * zero_grad, save; contracts in rlaif/plugin.h). */
