@@ -57,7 +57,7 @@ local function evaluate(label)
   return res, leaks
 end
 local before, leaks_before = evaluate("before")
-local run = rlaif.run{dir = runs .. "/privacy", config = {steps = steps, lr = lr, kl_coef = kl_coef}}
+local run = rlaif.run{dir = runs .. "/privacy", config = {steps = steps, lr = lr, kl_coef = kl_coef, algorithm = algorithm}}
 local config = {lr = lr, kl_coef = kl_coef, max_grad_norm = 1}
 if algorithm == "ppo" then config.epochs, config.minibatch_size = 2, 16 end
 rlaif.rl{policy = policy, reference = reference, algorithm = algorithm, reward = privacy, prompts = prompts,
