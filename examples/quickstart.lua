@@ -16,9 +16,11 @@
 -- report.html).  Stop it with Ctrl-C and continue with
 --   build/rlaif run --resume runs/quickstart examples/quickstart.lua
 --
--- Measured outcome (2-core machine, default 60 steps, a few minutes): see the
--- closing lines this script prints; the figures of the reference run are in
--- docs/quickstart.md.
+-- Measured outcome (2-core shared machine, default 80 steps, 1–2 minutes):
+-- held-out reward 0.330 -> 0.544 (AI feedback 0.208 -> 0.315, sentiment
+-- 0.122 -> 0.229) with the KL to the starting model 2.2 nats at the end
+-- (peak 4.5 at step 10, held near the target 3 by the adaptive controller);
+-- per-evaluation figures in docs/examples.md.
 local steps = tonumber(arg[1]) or 80
 local here = (arg[0]:match("^(.*)/examples/[^/]*$")) or "."
 local model_path = here .. "/models/stories260K/stories260K.bin"
