@@ -580,6 +580,71 @@ static const char lua_tail[] =
     "emit('done')\n"
     "os_exit(0, false)\n";
 
+/* Shared by the isolated driver and the candidate host: plain data to Lua
+ * source and back, and length-prefixed messages over a pipe. */
+#define LUA_PLAIN_DATA_AND_MESSAGES \
+    "-- Plain data (nil, booleans, numbers, strings, tables of them without\n" \
+    "-- metatables or cycles) to Lua source and back.\n" \
+    "local function ser(v, depth, seen)\n" \
+    "  local t = type(v)\n" \
+    "  if t == 'nil' then return 'nil' end\n" \
+    "  if t == 'boolean' then return v and 'true' or 'false' end\n" \
+    "  if t == 'number' then\n" \
+    "    if math_type(v) == 'integer' then\n" \
+    "      if v == mininteger then return '(-9223372036854775807-1)' end\n" \
+    "      return sformat('%d', v)\n" \
+    "    end\n" \
+    "    if v ~= v then return '(0/0)' end\n" \
+    "    if v == huge then return '1e9999' end\n" \
+    "    if v == -huge then return '-1e9999' end\n" \
+    "    return sformat('%a', v)\n" \
+    "  end\n" \
+    "  if t == 'string' then return sformat('%q', v) end\n" \
+    "  if t == 'table' and getmetatable(v) == nil and depth < 64 and not seen[v] then\n" \
+    "    seen[v] = true\n" \
+    "    local parts = {}\n" \
+    "    for k, x in next, v do\n" \
+    "      parts[#parts + 1] = '[' .. ser(k, depth + 1, seen) .. ']=' .. ser(x, depth + 1, seen)\n" \
+    "    end\n" \
+    "    seen[v] = nil\n" \
+    "    return '{' .. concat(parts, ',') .. '}'\n" \
+    "  end\n" \
+    "  error('not plain data (a ' .. t .. ')', 0)\n" \
+    "end\n" \
+    "local function plain(v, depth, seen)\n" \
+    "  local t = type(v)\n" \
+    "  if t == 'nil' or t == 'boolean' or t == 'number' or t == 'string' then return true end\n" \
+    "  if t ~= 'table' or getmetatable(v) ~= nil or depth > 64 or seen[v] then return false end\n" \
+    "  seen[v] = true\n" \
+    "  for k, x in next, v do\n" \
+    "    if not plain(k, depth + 1, seen) or not plain(x, depth + 1, seen) then return false end\n" \
+    "  end\n" \
+    "  seen[v] = nil\n" \
+    "  return true\n" \
+    "end\n" \
+    "-- Text from the other process is loaded with no globals at all and checked:\n" \
+    "-- at worst it loops or fails, it cannot reach this process's state.\n" \
+    "local function deser(s)\n" \
+    "  local fn, err = load('return ' .. s, '=message', 't', {})\n" \
+    "  if not fn then error('unreadable message: ' .. tostring(err), 0) end\n" \
+    "  local v = fn()\n" \
+    "  if not plain(v, 0, {}) then error('a message that is not plain data', 0) end\n" \
+    "  return v\n" \
+    "end\n" \
+    "local LIMIT = 16 << 20\n" \
+    "local function send(h, s)\n" \
+    "  h:write(#s, '\\n', s)\n" \
+    "  h:flush()\n" \
+    "end\n" \
+    "local function recv(h)\n" \
+    "  local n = tonumber(h:read('l'))\n" \
+    "  if not n then error('the other process is gone', 0) end\n" \
+    "  if n < 0 or n > LIMIT then error('a message over 16 MiB', 0) end\n" \
+    "  local s = h:read(n)\n" \
+    "  if not s or #s ~= n then error('the other process is gone', 0) end\n" \
+    "  return s\n" \
+    "end\n"
+
 /* The isolated variant (the sandbox starts it non-dumpable): the tests stay
  * here; the candidate runs in a second lua5.4 (host.lua below), started
  * through a shell that closes this process's descriptors, and answers calls
@@ -591,67 +656,7 @@ static const char lua_tail_isolated[] =
     "local getmetatable, next, type, concat, sformat = getmetatable, next, type, table.concat, string.format\n"
     "local math_type, huge, mininteger = math.type, math.huge, math.mininteger\n"
     "local table_pack, table_unpack, os_remove, os_execute, io_popen = table.pack, table.unpack, os.remove, os.execute, io.popen\n"
-    "-- Plain data (nil, booleans, numbers, strings, tables of them without\n"
-    "-- metatables or cycles) to Lua source and back.\n"
-    "local function ser(v, depth, seen)\n"
-    "  local t = type(v)\n"
-    "  if t == 'nil' then return 'nil' end\n"
-    "  if t == 'boolean' then return v and 'true' or 'false' end\n"
-    "  if t == 'number' then\n"
-    "    if math_type(v) == 'integer' then\n"
-    "      if v == mininteger then return '(-9223372036854775807-1)' end\n"
-    "      return sformat('%d', v)\n"
-    "    end\n"
-    "    if v ~= v then return '(0/0)' end\n"
-    "    if v == huge then return '1e9999' end\n"
-    "    if v == -huge then return '-1e9999' end\n"
-    "    return sformat('%a', v)\n"
-    "  end\n"
-    "  if t == 'string' then return sformat('%q', v) end\n"
-    "  if t == 'table' and getmetatable(v) == nil and depth < 64 and not seen[v] then\n"
-    "    seen[v] = true\n"
-    "    local parts = {}\n"
-    "    for k, x in next, v do\n"
-    "      parts[#parts + 1] = '[' .. ser(k, depth + 1, seen) .. ']=' .. ser(x, depth + 1, seen)\n"
-    "    end\n"
-    "    seen[v] = nil\n"
-    "    return '{' .. concat(parts, ',') .. '}'\n"
-    "  end\n"
-    "  error('not plain data (a ' .. t .. ')', 0)\n"
-    "end\n"
-    "local function plain(v, depth, seen)\n"
-    "  local t = type(v)\n"
-    "  if t == 'nil' or t == 'boolean' or t == 'number' or t == 'string' then return true end\n"
-    "  if t ~= 'table' or getmetatable(v) ~= nil or depth > 64 or seen[v] then return false end\n"
-    "  seen[v] = true\n"
-    "  for k, x in next, v do\n"
-    "    if not plain(k, depth + 1, seen) or not plain(x, depth + 1, seen) then return false end\n"
-    "  end\n"
-    "  seen[v] = nil\n"
-    "  return true\n"
-    "end\n"
-    "-- Text from the other process is loaded with no globals at all and checked:\n"
-    "-- at worst it loops or fails, it cannot reach this process's state.\n"
-    "local function deser(s)\n"
-    "  local fn, err = load('return ' .. s, '=message', 't', {})\n"
-    "  if not fn then error('unreadable message: ' .. tostring(err), 0) end\n"
-    "  local v = fn()\n"
-    "  if not plain(v, 0, {}) then error('a message that is not plain data', 0) end\n"
-    "  return v\n"
-    "end\n"
-    "local LIMIT = 16 << 20\n"
-    "local function send(h, s)\n"
-    "  h:write(#s, '\\n', s)\n"
-    "  h:flush()\n"
-    "end\n"
-    "local function recv(h)\n"
-    "  local n = tonumber(h:read('l'))\n"
-    "  if not n then error('the other process is gone', 0) end\n"
-    "  if n < 0 or n > LIMIT then error('a message over 16 MiB', 0) end\n"
-    "  local s = h:read(n)\n"
-    "  if not s or #s ~= n then error('the other process is gone', 0) end\n"
-    "  return s\n"
-    "end\n"
+    LUA_PLAIN_DATA_AND_MESSAGES
     "-- The tests are compiled now, before any candidate code exists; they see\n"
     "-- this process's own globals first and the candidate's names after (a\n"
     "-- candidate's `assert` never answers for the tests), except the task's entry.\n"
@@ -719,67 +724,7 @@ static const char lua_host[] =
     "local sformat, concat, math_type, huge, mininteger = string.format, table.concat, math.type, math.huge, math.mininteger\n"
     "local traceback = debug.traceback\n"
     "local io_open, stdin, stderr = io.open, io.stdin, io.stderr\n"
-    "-- Plain data (nil, booleans, numbers, strings, tables of them without\n"
-    "-- metatables or cycles) to Lua source and back.\n"
-    "local function ser(v, depth, seen)\n"
-    "  local t = type(v)\n"
-    "  if t == 'nil' then return 'nil' end\n"
-    "  if t == 'boolean' then return v and 'true' or 'false' end\n"
-    "  if t == 'number' then\n"
-    "    if math_type(v) == 'integer' then\n"
-    "      if v == mininteger then return '(-9223372036854775807-1)' end\n"
-    "      return sformat('%d', v)\n"
-    "    end\n"
-    "    if v ~= v then return '(0/0)' end\n"
-    "    if v == huge then return '1e9999' end\n"
-    "    if v == -huge then return '-1e9999' end\n"
-    "    return sformat('%a', v)\n"
-    "  end\n"
-    "  if t == 'string' then return sformat('%q', v) end\n"
-    "  if t == 'table' and getmetatable(v) == nil and depth < 64 and not seen[v] then\n"
-    "    seen[v] = true\n"
-    "    local parts = {}\n"
-    "    for k, x in next, v do\n"
-    "      parts[#parts + 1] = '[' .. ser(k, depth + 1, seen) .. ']=' .. ser(x, depth + 1, seen)\n"
-    "    end\n"
-    "    seen[v] = nil\n"
-    "    return '{' .. concat(parts, ',') .. '}'\n"
-    "  end\n"
-    "  error('not plain data (a ' .. t .. ')', 0)\n"
-    "end\n"
-    "local function plain(v, depth, seen)\n"
-    "  local t = type(v)\n"
-    "  if t == 'nil' or t == 'boolean' or t == 'number' or t == 'string' then return true end\n"
-    "  if t ~= 'table' or getmetatable(v) ~= nil or depth > 64 or seen[v] then return false end\n"
-    "  seen[v] = true\n"
-    "  for k, x in next, v do\n"
-    "    if not plain(k, depth + 1, seen) or not plain(x, depth + 1, seen) then return false end\n"
-    "  end\n"
-    "  seen[v] = nil\n"
-    "  return true\n"
-    "end\n"
-    "-- Text from the other process is loaded with no globals at all and checked:\n"
-    "-- at worst it loops or fails, it cannot reach this process's state.\n"
-    "local function deser(s)\n"
-    "  local fn, err = load('return ' .. s, '=message', 't', {})\n"
-    "  if not fn then error('unreadable message: ' .. tostring(err), 0) end\n"
-    "  local v = fn()\n"
-    "  if not plain(v, 0, {}) then error('a message that is not plain data', 0) end\n"
-    "  return v\n"
-    "end\n"
-    "local LIMIT = 16 << 20\n"
-    "local function send(h, s)\n"
-    "  h:write(#s, '\\n', s)\n"
-    "  h:flush()\n"
-    "end\n"
-    "local function recv(h)\n"
-    "  local n = tonumber(h:read('l'))\n"
-    "  if not n then error('the other process is gone', 0) end\n"
-    "  if n < 0 or n > LIMIT then error('a message over 16 MiB', 0) end\n"
-    "  local s = h:read(n)\n"
-    "  if not s or #s ~= n then error('the other process is gone', 0) end\n"
-    "  return s\n"
-    "end\n"
+    LUA_PLAIN_DATA_AND_MESSAGES
     "local rep = io_open('/dev/fd/3', 'wb')\n"
     "local original = {}\n"
     "for k, v in pairs(_G) do original[k] = v end\n"
