@@ -128,7 +128,17 @@ static int cmd_plugins(int argc, char **argv)
         fputc('\n', stderr);
         return 1;
     }
-    printf("%-14s %-10s %-8s %-40s %s\n", "NAME", "KIND", "VERSION", "CAPABILITIES", "FILE");
+    /* Column widths from the content, so long capability lists stay aligned. */
+    int w_name = 4, w_caps = 12;
+    for (size_t i = 0; i < n; i++) {
+        const rlaif_plugin_info *info = rlc_plugin_info(rlc_plugin_at(i));
+        char caps[256];
+        rlc_caps_string(info->kind, info->caps, caps, sizeof caps);
+        if ((int)strlen(info->name) > w_name) w_name = (int)strlen(info->name);
+        if ((int)strlen(caps) > w_caps) w_caps = (int)strlen(caps);
+    }
+    printf("%-*s  %-9s  %-8s  %-*s  %s\n", w_name, "NAME", "KIND", "VERSION", w_caps, "CAPABILITIES",
+           "FILE");
     for (int kind = RLAIF_KIND_MODEL; kind <= RLAIF_KIND_OPTIMIZER; kind++) {
         for (size_t i = 0; i < n; i++) {
             rlc_plugin *p = rlc_plugin_at(i);
@@ -136,8 +146,8 @@ static int cmd_plugins(int argc, char **argv)
             if ((int)info->kind != kind) continue;
             char caps[256];
             rlc_caps_string(info->kind, info->caps, caps, sizeof caps);
-            printf("%-14s %-10s %-8s %-40s %s\n", info->name, rlc_kind_name(info->kind),
-                   info->version ? info->version : "-", caps, rlc_plugin_path(p));
+            printf("%-*s  %-9s  %-8s  %-*s  %s\n", w_name, info->name, rlc_kind_name(info->kind),
+                   info->version ? info->version : "-", w_caps, caps, rlc_plugin_path(p));
         }
     }
     return 0;
