@@ -66,6 +66,48 @@ void ut_str_free(ut_str *b)
 
 /* ===== Python =========================================================== */
 
+/* Shared by the isolated Python driver and the candidate host: plain data
+ * (numbers, strings, lists, tuples, dicts, ...) read back from its repr. */
+#define PY_LITERAL_FN \
+    "    def literal(text):\n" \
+    "        # Plain data from its repr, without the ast module (slow to import)\n" \
+    "        # and without evaluating anything: only literal nodes are accepted.\n" \
+    "        node = _compile(text, '<reply>', 'eval', _ast.PyCF_ONLY_AST, dont_inherit=True).body\n" \
+    "        return build(node, 0)\n" \
+    "    def build(node, depth):\n" \
+    "        if depth > 100:\n" \
+    "            raise ValueError('nested too deeply')\n" \
+    "        t = _type(node)\n" \
+    "        if t is _ast.Constant:\n" \
+    "            return node.value\n" \
+    "        if t is _ast.Tuple:\n" \
+    "            return tuple([build(e, depth + 1) for e in node.elts])\n" \
+    "        if t is _ast.List:\n" \
+    "            return [build(e, depth + 1) for e in node.elts]\n" \
+    "        if t is _ast.Set:\n" \
+    "            return {build(e, depth + 1) for e in node.elts}\n" \
+    "        if t is _ast.Dict:\n" \
+    "            return {build(k, depth + 1): build(v, depth + 1) for k, v in zip(node.keys, node.values)}\n" \
+    "        if t is _ast.UnaryOp and _type(node.op) in (_ast.USub, _ast.UAdd):\n" \
+    "            v = build(node.operand, depth + 1)\n" \
+    "            if _type(v) in (int, float, complex):\n" \
+    "                return -v if _type(node.op) is _ast.USub else v\n" \
+    "        if t is _ast.BinOp and _type(node.op) in (_ast.Add, _ast.Sub):\n" \
+    "            a, b = build(node.left, depth + 1), build(node.right, depth + 1)\n" \
+    "            if _type(a) in (int, float) and _type(b) is complex:\n" \
+    "                return a + b if _type(node.op) is _ast.Add else a - b\n" \
+    "        if t is _ast.Name and node.id in ('nan', 'inf'):\n" \
+    "            return float(node.id)\n" \
+    "        if t is _ast.Call and _type(node.func) is _ast.Name and not node.args and not node.keywords:\n" \
+    "            if node.func.id == 'set':\n" \
+    "                return set()\n" \
+    "            if node.func.id == 'frozenset':\n" \
+    "                return frozenset()\n" \
+    "        if t is _ast.Call and _type(node.func) is _ast.Name and node.func.id == 'frozenset' \\\n" \
+    "                and _len(node.args) == 1 and not node.keywords:\n" \
+    "            return frozenset(build(node.args[0], depth + 1))\n" \
+    "        raise ValueError('not plain data')\n"
+
 /* The tests are parsed and compiled before the candidate's code is loaded,
  * with every `a == b` / `a != b` rewritten into a call of the driver's own
  * equality: when one side is plain data (numbers, strings, bytes, None and
@@ -156,44 +198,7 @@ static const char py_head[] =
     "        name = 'test_%d' % i\n"
     "        tree = rewrite(_compile(text, name, 'exec', _ast.PyCF_ONLY_AST, dont_inherit=True))\n"
     "        return _compile(tree, name, 'exec', dont_inherit=True, optimize=0)\n"
-    "    def literal(text):\n"
-    "        # Plain data from its repr, without the ast module (slow to import)\n"
-    "        # and without evaluating anything: only literal nodes are accepted.\n"
-    "        node = _compile(text, '<reply>', 'eval', _ast.PyCF_ONLY_AST, dont_inherit=True).body\n"
-    "        return build(node, 0)\n"
-    "    def build(node, depth):\n"
-    "        if depth > 100:\n"
-    "            raise ValueError('nested too deeply')\n"
-    "        t = _type(node)\n"
-    "        if t is _ast.Constant:\n"
-    "            return node.value\n"
-    "        if t is _ast.Tuple:\n"
-    "            return tuple([build(e, depth + 1) for e in node.elts])\n"
-    "        if t is _ast.List:\n"
-    "            return [build(e, depth + 1) for e in node.elts]\n"
-    "        if t is _ast.Set:\n"
-    "            return {build(e, depth + 1) for e in node.elts}\n"
-    "        if t is _ast.Dict:\n"
-    "            return {build(k, depth + 1): build(v, depth + 1) for k, v in zip(node.keys, node.values)}\n"
-    "        if t is _ast.UnaryOp and _type(node.op) in (_ast.USub, _ast.UAdd):\n"
-    "            v = build(node.operand, depth + 1)\n"
-    "            if _type(v) in (int, float, complex):\n"
-    "                return -v if _type(node.op) is _ast.USub else v\n"
-    "        if t is _ast.BinOp and _type(node.op) in (_ast.Add, _ast.Sub):\n"
-    "            a, b = build(node.left, depth + 1), build(node.right, depth + 1)\n"
-    "            if _type(a) in (int, float) and _type(b) is complex:\n"
-    "                return a + b if _type(node.op) is _ast.Add else a - b\n"
-    "        if t is _ast.Name and node.id in ('nan', 'inf'):\n"
-    "            return float(node.id)\n"
-    "        if t is _ast.Call and _type(node.func) is _ast.Name and not node.args and not node.keywords:\n"
-    "            if node.func.id == 'set':\n"
-    "                return set()\n"
-    "            if node.func.id == 'frozenset':\n"
-    "                return frozenset()\n"
-    "        if t is _ast.Call and _type(node.func) is _ast.Name and node.func.id == 'frozenset' \\\n"
-    "                and _len(node.args) == 1 and not node.keywords:\n"
-    "            return frozenset(build(node.args[0], depth + 1))\n"
-    "        raise ValueError('not plain data')\n"
+    PY_LITERAL_FN
     "    tests = [\n";
 
 static const char py_tail[] =
@@ -374,44 +379,7 @@ static const char py_host[] =
     "    _callable, _compile = callable, compile\n"
     "    _hook, _exc_info = sys.__excepthook__, sys.exc_info\n"
     "    REQ, REP = 5, 6\n"
-    "    def literal(text):\n"
-    "        # Plain data from its repr, without the ast module (slow to import)\n"
-    "        # and without evaluating anything: only literal nodes are accepted.\n"
-    "        node = _compile(text, '<reply>', 'eval', _ast.PyCF_ONLY_AST, dont_inherit=True).body\n"
-    "        return build(node, 0)\n"
-    "    def build(node, depth):\n"
-    "        if depth > 100:\n"
-    "            raise ValueError('nested too deeply')\n"
-    "        t = _type(node)\n"
-    "        if t is _ast.Constant:\n"
-    "            return node.value\n"
-    "        if t is _ast.Tuple:\n"
-    "            return tuple([build(e, depth + 1) for e in node.elts])\n"
-    "        if t is _ast.List:\n"
-    "            return [build(e, depth + 1) for e in node.elts]\n"
-    "        if t is _ast.Set:\n"
-    "            return {build(e, depth + 1) for e in node.elts}\n"
-    "        if t is _ast.Dict:\n"
-    "            return {build(k, depth + 1): build(v, depth + 1) for k, v in zip(node.keys, node.values)}\n"
-    "        if t is _ast.UnaryOp and _type(node.op) in (_ast.USub, _ast.UAdd):\n"
-    "            v = build(node.operand, depth + 1)\n"
-    "            if _type(v) in (int, float, complex):\n"
-    "                return -v if _type(node.op) is _ast.USub else v\n"
-    "        if t is _ast.BinOp and _type(node.op) in (_ast.Add, _ast.Sub):\n"
-    "            a, b = build(node.left, depth + 1), build(node.right, depth + 1)\n"
-    "            if _type(a) in (int, float) and _type(b) is complex:\n"
-    "                return a + b if _type(node.op) is _ast.Add else a - b\n"
-    "        if t is _ast.Name and node.id in ('nan', 'inf'):\n"
-    "            return float(node.id)\n"
-    "        if t is _ast.Call and _type(node.func) is _ast.Name and not node.args and not node.keywords:\n"
-    "            if node.func.id == 'set':\n"
-    "                return set()\n"
-    "            if node.func.id == 'frozenset':\n"
-    "                return frozenset()\n"
-    "        if t is _ast.Call and _type(node.func) is _ast.Name and node.func.id == 'frozenset' \\\n"
-    "                and _len(node.args) == 1 and not node.keywords:\n"
-    "            return frozenset(build(node.args[0], depth + 1))\n"
-    "        raise ValueError('not plain data')\n"
+    PY_LITERAL_FN
     "    scalars = (int, float, complex, str, bytes, bool, type(None))\n"
     "    seqs = (list, tuple, set, frozenset)\n"
     "    def plain(x, depth=0):\n"
