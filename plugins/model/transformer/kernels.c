@@ -4,6 +4,8 @@
  */
 #include "kernels.h"
 
+#include "matmul_bf16.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
@@ -98,6 +100,19 @@ static void mm_task(void *ctx, size_t i, int thread)
 void tf_matmul(tf_pool *pool, float *C, size_t ldc, const float *A, size_t lda, int transA,
                const float *B, size_t ldb, int transB, size_t M, size_t N, size_t K,
                int accumulate)
+{
+    /* Few rows against a weight: decode's bandwidth-bound product, which
+     * keeps its own kernel (f32 or bf16 weights) in either precision. */
+    int decode_shape = !transA && transB && M <= 16 && ldb == K;
+    if (tf_pool_bf16(pool) && !decode_shape && K > 0)
+        tf_matmul_bf16(pool, C, ldc, A, lda, transA, B, ldb, transB, M, N, K, accumulate);
+    else
+        tf_matmul_f32(pool, C, ldc, A, lda, transA, B, ldb, transB, M, N, K, accumulate);
+}
+
+void tf_matmul_f32(tf_pool *pool, float *C, size_t ldc, const float *A, size_t lda, int transA,
+                   const float *B, size_t ldb, int transB, size_t M, size_t N, size_t K,
+                   int accumulate)
 {
     if (M == 0 || N == 0) return;
     if (K == 0) {

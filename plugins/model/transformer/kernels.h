@@ -9,7 +9,9 @@
  * interface: shapes, transposes, accumulate-or-overwrite.  It runs OpenBLAS
  * sgemm (single-threaded inside; the work is split across the engine's own
  * pool) and, for few rows against a weight stored [N,K] (decode), the
- * engine's own weight-streaming kernel.  A bf16 path would slot in here.
+ * engine's own weight-streaming kernel.  With the pool's bf16 switch on,
+ * the products other than decode's go through matmul_bf16.h instead (bf16
+ * inputs, f32 accumulation, AMX tiles where the CPU has them).
  */
 #ifndef TF_KERNELS_H
 #define TF_KERNELS_H
@@ -25,10 +27,16 @@
  *   op(A) = A [M,K] (lda >= K) or, with transA, Aᵀ where A is [K,M] (lda >= M)
  *   op(B) = B [K,N] (ldb >= N) or, with transB, Bᵀ where B is [N,K] (ldb >= K)
  *   C [M,N] with ldc >= N.
- * Work is split over `pool` (may be NULL). */
+ * Work is split over `pool` (may be NULL).  Precision: the pool's
+ * (tf_pool_set_bf16). */
 void tf_matmul(tf_pool *pool, float *C, size_t ldc, const float *A, size_t lda, int transA,
                const float *B, size_t ldb, int transB, size_t M, size_t N, size_t K,
                int accumulate);
+
+/* tf_matmul in f32 whatever the pool's precision. */
+void tf_matmul_f32(tf_pool *pool, float *C, size_t ldc, const float *A, size_t lda, int transA,
+                   const float *B, size_t ldb, int transB, size_t M, size_t N, size_t K,
+                   int accumulate);
 
 /* The decode kernel: Y[M,N] (+)= X[M,K] · W[N,K]ᵀ, every weight row read
  * once for all M rows.  Bitwise, row m of Y does not depend on the other

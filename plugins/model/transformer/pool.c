@@ -43,6 +43,9 @@ struct tf_pool {
     tf_task_fn fn;
     void *ctx;
     int stop;
+    int bf16;                    /* matmul precision (tf_pool_set_bf16) */
+    void *scratch;
+    size_t scratch_cap;
 };
 
 typedef struct worker_arg {
@@ -121,7 +124,29 @@ void tf_pool_free(tf_pool *p)
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->wake);
     free(p->threads);
+    free(p->scratch);
     free(p);
+}
+
+void tf_pool_set_bf16(tf_pool *p, int on)
+{
+    if (p) p->bf16 = on != 0;
+}
+
+int tf_pool_bf16(const tf_pool *p) { return p ? p->bf16 : 0; }
+
+void *tf_pool_scratch(tf_pool *p, size_t bytes)
+{
+    if (!p) return NULL;
+    if (bytes > p->scratch_cap) {
+        size_t cap = (bytes + 63) & ~(size_t)63;
+        void *n = aligned_alloc(64, cap);
+        if (!n) return NULL;
+        free(p->scratch);
+        p->scratch = n;
+        p->scratch_cap = cap;
+    }
+    return p->scratch;
 }
 
 int tf_pool_size(const tf_pool *p) { return p ? p->n : 1; }

@@ -22,4 +22,15 @@ void tf_pool_free(tf_pool *p);
 int tf_pool_size(const tf_pool *p);
 void tf_pool_run(tf_pool *p, size_t n_tasks, tf_task_fn fn, void *ctx);
 
+/* The pool's matmul precision: 1 sends tf_matmul's products through the
+ * bf16 path (matmul_bf16.h).  Off by default and for a NULL pool. */
+void tf_pool_set_bf16(tf_pool *p, int on);
+int tf_pool_bf16(const tf_pool *p);
+
+/* Scratch memory owned by the pool, at least `bytes`, 64-byte aligned, for
+ * the caller's use until its next call (grown, never shrunk; freed with the
+ * pool).  The pool's user is one thread at a time, like tf_pool_run's.
+ * NULL for a NULL pool or when out of memory. */
+void *tf_pool_scratch(tf_pool *p, size_t bytes);
+
 #endif

@@ -1,0 +1,101 @@
+/*
+ * matmul_amx.c — the compute core of the bf16 matmul on Intel AMX tiles,
+ * and the AVX512-BF16 conversion that feeds it.
+ *
+ * This file alone is compiled with -mamx-tile -mamx-bf16 -mavx512bf16, and
+ * nothing in it runs unless tf_amx_usable() said yes at run time, so the
+ * rest of the plugin stays loadable on CPUs without these extensions.
+ *
+ * Tile use: C is computed 32 x 32 at a time in four 16 x 16 f32 tiles
+ * (tmm0..3), from two A tiles (tmm4, tmm5: 16 rows x 32 bf16 of the packed
+ * A) and two B tiles (tmm6, tmm7: 16 k-pairs x 16 columns x 2 bf16 of the
+ * packed B, the "VNNI" layout TDPBF16PS reads: C[m][n] += A[m][2i]·B[i][2n]
+ * + A[m][2i+1]·B[i][2n+1]).  See matmul_bf16.h for the packed layouts.
+ */
+#include "matmul_bf16.h"
+
+#if defined(TF_HAVE_AMX)
+#include <immintrin.h>
+#include <string.h>
+
+typedef struct tile_config {
+    uint8_t palette_id;
+    uint8_t start_row;
+    uint8_t reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} tile_config;
+
+/* The tile configuration is per thread; a thread loads it once. */
+static _Thread_local int tls_configured;
+
+static void configure(void)
+{
+    if (tls_configured) return;
+    tile_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette_id = 1;
+    for (int t = 0; t < 8; t++) {
+        cfg.rows[t] = 16;
+        cfg.colsb[t] = 64;
+    }
+    _tile_loadconfig(&cfg);
+    tls_configured = 1;
+}
+
+void tf_amx_block(float *c32, const uint16_t *a, size_t a_stride, const uint16_t *b, size_t kp)
+{
+    configure();
+    /* a: 32 rows of the packed A at a_stride bf16 apart; b: the packed B of
+     * 32 columns (two 16-column panels, each kp/2 rows of 32 bf16).  A tile
+     * load takes a byte stride. */
+    const uint16_t *b0 = b, *b1 = b + kp * 16;
+    size_t as = a_stride * 2;
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    for (size_t k = 0; k < kp; k += 32) {
+        _tile_loadd(4, a + k, as);
+        _tile_loadd(5, a + 16 * a_stride + k, as);
+        _tile_loadd(6, b0 + k * 16, 64);
+        _tile_loadd(7, b1 + k * 16, 64);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+    }
+    /* c32 is 32 x 32 f32, row stride 32 floats = 128 bytes. */
+    _tile_stored(0, c32, 128);
+    _tile_stored(1, c32 + 16, 128);
+    _tile_stored(2, c32 + 16 * 32, 128);
+    _tile_stored(3, c32 + 16 * 32 + 16, 128);
+}
+
+void tf_amx_cvt_row(uint16_t *dst, const float *src, size_t n)
+{
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + i + 16), _mm512_loadu_ps(src + i));
+        _mm512_storeu_si512((void *)(dst + i), (__m512i)v);
+    }
+    for (; i + 16 <= n; i += 16) {
+        __m256bh v = _mm512_cvtneps_pbh(_mm512_loadu_ps(src + i));
+        _mm256_storeu_si256((void *)(dst + i), (__m256i)v);
+    }
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        __m256bh v = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + i));
+        _mm256_mask_storeu_epi16((void *)(dst + i), m, (__m256i)v);
+    }
+}
+
+#else
+
+void tf_amx_block(float *c32, const uint16_t *a, size_t a_stride, const uint16_t *b, size_t kp)
+{
+    (void)c32, (void)a, (void)a_stride, (void)b, (void)kp;
+}
+void tf_amx_cvt_row(uint16_t *dst, const float *src, size_t n) { tf_to_bf16(dst, src, n); }
+
+#endif

@@ -1,0 +1,285 @@
+/*
+ * matmul_bf16.c — packing, the parallel block loop and the portable path
+ * of the bf16 matmul (matmul_bf16.h).  The tile instructions themselves are
+ * in matmul_amx.c.
+ */
+#include "matmul_bf16.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ===== Availability ===================================================== */
+
+#if defined(TF_HAVE_AMX)
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Linux asks every process to request the 8 KB tile state before its first
+ * tile instruction (otherwise the instruction faults). */
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#define XFEATURE_XTILEDATA 18
+
+int tf_amx_request(void)
+{
+    unsigned a, b, c, d;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0), "c"(0));
+    if (a < 7) return 0;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(0));
+    int amx_bf16 = (d >> 22) & 1, amx_tile = (d >> 24) & 1;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(1));
+    int avx512_bf16 = (a >> 5) & 1;
+    if (!amx_bf16 || !amx_tile || !avx512_bf16) return 0;
+    return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+}
+#else
+int tf_amx_request(void) { return 0; }
+#endif
+
+static pthread_once_t amx_once = PTHREAD_ONCE_INIT;
+static int amx_ok;
+static int force_portable;
+
+static void amx_init(void) { amx_ok = tf_amx_request(); }
+
+int tf_bf16_amx_available(void)
+{
+    pthread_once(&amx_once, amx_init);
+    return amx_ok;
+}
+
+void tf_bf16_force_portable(int on) { force_portable = on; }
+
+/* ===== Rounding ========================================================= */
+
+static inline uint16_t bf16_of(float x)
+{
+    uint32_t b;
+    memcpy(&b, &x, 4);
+    if ((b & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((b >> 16) | 0x40);
+    return (uint16_t)((b + 0x7fffu + ((b >> 16) & 1)) >> 16);
+}
+
+static inline float f32_of(uint16_t h)
+{
+    uint32_t b = (uint32_t)h << 16;
+    float x;
+    memcpy(&x, &b, 4);
+    return x;
+}
+
+static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
+
+/* ===== Packing (AMX path) =============================================== */
+
+typedef struct pack_job {
+    uint16_t *dst;
+    const float *src;
+    size_t ld;
+    int trans;
+    size_t rows, cols;   /* of op(X): M x K for A, K x N for B */
+    size_t kp, padded;   /* Kp, and Mp (A) or Np (B) */
+    size_t chunk;        /* rows (A) or panels (B) per task */
+    uint16_t *tmp;       /* B stored [N, K]: one row of Kp per pool thread */
+} pack_job;
+
+/* A rows [r0, r1) of Ap (Kp bf16 each), zero beyond M and K. */
+static void pack_a_rows(const pack_job *j, size_t r0, size_t r1)
+{
+    size_t K = j->cols, Kp = j->kp;
+    for (size_t m = r0; m < r1; m++) {
+        uint16_t *d = j->dst + m * Kp;
+        if (m >= j->rows) {
+            memset(d, 0, Kp * sizeof *d);
+            continue;
+        }
+        if (!j->trans) {
+            tf_amx_cvt_row(d, j->src + m * j->ld, K);
+        } else {
+            const float *s = j->src + m;
+            for (size_t k = 0; k < K; k++) d[k] = bf16_of(s[k * j->ld]);
+        }
+        memset(d + K, 0, (Kp - K) * sizeof *d);
+    }
+}
+
+/* Transposed A read row by row of the source (A is [K, M]): a block of
+ * source rows is walked contiguously and scattered into the packed rows,
+ * which stay in cache for a block of 64 of them. */
+static void pack_a_trans_block(const pack_job *j, size_t r0, size_t r1)
+{
+    size_t K = j->cols, Kp = j->kp, M = j->rows;
+    size_t m1 = r1 < M ? r1 : M;
+    for (size_t k = 0; k < K; k++) {
+        const float *s = j->src + k * j->ld;
+        for (size_t m = r0; m < m1; m++) j->dst[m * Kp + k] = bf16_of(s[m]);
+    }
+    for (size_t m = r0; m < r1; m++) {
+        if (m >= M)
+            memset(j->dst + m * Kp, 0, Kp * sizeof *j->dst);
+        else
+            memset(j->dst + m * Kp + K, 0, (Kp - K) * sizeof *j->dst);
+    }
+}
+
+static void pack_a_task(void *ctx, size_t i, int thread)
+{
+    (void)thread;
+    const pack_job *j = ctx;
+    size_t r0 = i * j->chunk, r1 = r0 + j->chunk;
+    if (r1 > j->padded) r1 = j->padded;
+    if (r0 >= r1) return;
+    if (j->trans) {
+        for (size_t b = r0; b < r1; b += 64) pack_a_trans_block(j, b, b + 64 < r1 ? b + 64 : r1);
+    } else {
+        pack_a_rows(j, r0, r1);
+    }
+}
+
+/* One 16-column panel of B.  Weights stored [N, K] (trans): each weight
+ * row becomes one column of the panel, in k-pairs (32-bit units).  Stored
+ * [K, N]: two source rows interleave into one panel row. */
+static void pack_b_panel(const pack_job *j, size_t p, uint16_t *row_tmp)
+{
+    size_t K = j->cols, Kp = j->kp;
+    size_t Ncols = j->rows; /* for B the job's rows are N (columns of op(B)) */
+    uint16_t *panel = j->dst + p * Kp * 16;
+    size_t n0 = p * 16;
+    if (j->trans) {
+        uint32_t *pan32 = (uint32_t *)panel;
+        for (size_t c = 0; c < 16; c++) {
+            size_t n = n0 + c;
+            if (n < Ncols) {
+                tf_amx_cvt_row(row_tmp, j->src + n * j->ld, K);
+                memset(row_tmp + K, 0, (Kp - K) * sizeof *row_tmp);
+            } else {
+                memset(row_tmp, 0, Kp * sizeof *row_tmp);
+            }
+            const uint32_t *r32 = (const uint32_t *)row_tmp;
+            for (size_t k2 = 0; k2 < Kp / 2; k2++) pan32[k2 * 16 + c] = r32[k2];
+        }
+    } else {
+        size_t nc = n0 < Ncols ? (Ncols - n0 < 16 ? Ncols - n0 : 16) : 0;
+        for (size_t k2 = 0; k2 < Kp / 2; k2++) {
+            uint16_t *d = panel + k2 * 32;
+            size_t k0 = 2 * k2, k1 = k0 + 1;
+            const float *s0 = k0 < K ? j->src + k0 * j->ld + n0 : NULL;
+            const float *s1 = k1 < K ? j->src + k1 * j->ld + n0 : NULL;
+            size_t c = 0;
+            for (; c < nc; c++) {
+                d[2 * c] = s0 ? bf16_of(s0[c]) : 0;
+                d[2 * c + 1] = s1 ? bf16_of(s1[c]) : 0;
+            }
+            for (; c < 16; c++) d[2 * c] = d[2 * c + 1] = 0;
+        }
+    }
+}
+
+static void pack_b_task(void *ctx, size_t i, int thread)
+{
+    const pack_job *j = ctx;
+    size_t p0 = i * j->chunk, p1 = p0 + j->chunk, np = j->padded / 16;
+    if (p1 > np) p1 = np;
+    for (size_t p = p0; p < p1; p++) pack_b_panel(j, p, j->tmp + (size_t)thread * j->kp);
+}
+
+/* ===== Portable path ==================================================== */
+
+/* A copy of op-free X (rows x cols at ld) with every element rounded to
+ * bf16 and back; NULL when out of memory. */
+static float *rounded_copy(const float *x, size_t ld, size_t rows, size_t cols)
+{
+    float *r = malloc(rows * cols * sizeof *r);
+    if (!r) return NULL;
+    for (size_t i = 0; i < rows; i++)
+        for (size_t k = 0; k < cols; k++) r[i * cols + k] = f32_of(bf16_of(x[i * ld + k]));
+    return r;
+}
+
+static void matmul_portable(tf_pool *pool, float *C, size_t ldc, const float *A, size_t lda,
+                            int transA, const float *B, size_t ldb, int transB, size_t M,
+                            size_t N, size_t K, int accumulate)
+{
+    size_t ar = transA ? K : M, ac = transA ? M : K;
+    size_t br = transB ? N : K, bc = transB ? K : N;
+    float *a = rounded_copy(A, lda, ar, ac), *b = rounded_copy(B, ldb, br, bc);
+    if (a && b)
+        tf_matmul_f32(pool, C, ldc, a, ac, transA, b, bc, transB, M, N, K, accumulate);
+    else
+        tf_matmul_f32(pool, C, ldc, A, lda, transA, B, ldb, transB, M, N, K, accumulate);
+    free(a);
+    free(b);
+}
+
+/* ===== The block loop (AMX path) ======================================== */
+
+typedef struct block_job {
+    float *C;
+    size_t ldc, M, N;
+    int accumulate;
+    const uint16_t *ap, *bp;
+    size_t kp, mblocks, nblocks;
+} block_job;
+
+/* Task i computes the 32 x 32 block (i % mblocks, i / mblocks): neighbouring
+ * tasks share their B panels, which stay in cache while A streams by. */
+static void block_task(void *ctx, size_t i, int thread)
+{
+    (void)thread;
+    const block_job *j = ctx;
+    size_t mb = i % j->mblocks, nb = i / j->mblocks;
+    float c32[32 * 32] __attribute__((aligned(64)));
+    tf_amx_block(c32, j->ap + mb * 32 * j->kp, j->kp, j->bp + nb * 2 * j->kp * 16, j->kp);
+    size_t m0 = mb * 32, n0 = nb * 32;
+    size_t mc = j->M - m0 < 32 ? j->M - m0 : 32, nc = j->N - n0 < 32 ? j->N - n0 : 32;
+    for (size_t r = 0; r < mc; r++) {
+        float *c = j->C + (m0 + r) * j->ldc + n0;
+        const float *s = c32 + r * 32;
+        if (j->accumulate)
+            for (size_t q = 0; q < nc; q++) c[q] += s[q];
+        else
+            memcpy(c, s, nc * sizeof *c);
+    }
+}
+
+static void matmul_amx(tf_pool *pool, float *C, size_t ldc, const float *A, size_t lda,
+                       int transA, const float *B, size_t ldb, int transB, size_t M, size_t N,
+                       size_t K, int accumulate)
+{
+    size_t Kp = round_up(K, 32), Mp = round_up(M, 32), Np = round_up(N, 32);
+    size_t nt = (size_t)tf_pool_size(pool);
+    size_t a_elems = Mp * Kp, b_elems = Np * Kp, t_elems = nt * Kp;
+    uint16_t *ap = tf_pool_scratch(pool, (a_elems + b_elems + t_elems) * sizeof(uint16_t));
+    if (!ap) {
+        /* No pool scratch (no pool, or out of memory): same numbers without tiles. */
+        matmul_portable(pool, C, ldc, A, lda, transA, B, ldb, transB, M, N, K, accumulate);
+        return;
+    }
+    uint16_t *bp = ap + a_elems;
+
+    pack_job pa = {ap, A, lda, transA, M, K, Kp, Mp, 0, NULL};
+    pa.chunk = round_up((Mp + nt - 1) / nt, 64);
+    tf_pool_run(pool, (Mp + pa.chunk - 1) / pa.chunk, pack_a_task, &pa);
+
+    pack_job pb = {bp, B, ldb, transB, N, K, Kp, Np, 0, bp + b_elems};
+    size_t panels = Np / 16;
+    pb.chunk = (panels + 4 * nt - 1) / (4 * nt);
+    tf_pool_run(pool, (panels + pb.chunk - 1) / pb.chunk, pack_b_task, &pb);
+
+    block_job bj = {C, ldc, M, N, accumulate, ap, bp, Kp, Mp / 32, Np / 32};
+    tf_pool_run(pool, bj.mblocks * bj.nblocks, block_task, &bj);
+}
+
+void tf_matmul_bf16(tf_pool *pool, float *C, size_t ldc, const float *A, size_t lda, int transA,
+                    const float *B, size_t ldb, int transB, size_t M, size_t N, size_t K,
+                    int accumulate)
+{
+    if (M == 0 || N == 0 || K == 0) {
+        tf_matmul_f32(pool, C, ldc, A, lda, transA, B, ldb, transB, M, N, K, accumulate);
+        return;
+    }
+    if (!force_portable && tf_bf16_amx_available())
+        matmul_amx(pool, C, ldc, A, lda, transA, B, ldb, transB, M, N, K, accumulate);
+    else
+        matmul_portable(pool, C, ldc, A, lda, transA, B, ldb, transB, M, N, K, accumulate);
+}

@@ -1,0 +1,55 @@
+/*
+ * matmul_bf16.h — the mixed-precision matmul: bf16 inputs, f32 products
+ * summed in f32 (what PyTorch's autocast does on CPU), f32 output.
+ *
+ * tf_matmul routes its products here when the pool's bf16 switch is on
+ * (tf_pool_set_bf16; the model config's `matmul = "bf16"`), except the
+ * few-row decode products, which stream f32 (or bf16) weights as before.
+ *
+ * On a CPU with AMX-BF16 (Intel Sapphire Rapids and later) the products
+ * run on the tile unit, several times the f32 FMA peak.  Elsewhere the
+ * same numbers come from rounding both operands to bf16 and running the
+ * f32 sgemm: the semantics (inputs rounded to nearest-even bf16, f32
+ * accumulation) do not depend on the machine, only the speed does.
+ *
+ * Packed operands (the AMX path), both zero-padded:
+ *   A: Mp x Kp bf16, row-major (Mp a multiple of 32, Kp of 32);
+ *   B: Np/16 panels of 16 columns (Np a multiple of 32); panel j holds
+ *      Kp/2 rows of 16 (k-pair) columns: element (k, n) of op(B) sits at
+ *      panel n/16, row k/2, position 2·(n%16) + (k%2) — the layout the
+ *      tile instruction TDPBF16PS reads.
+ */
+#ifndef TF_MATMUL_BF16_H
+#define TF_MATMUL_BF16_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels.h"
+#include "pool.h"
+
+/* 1 when this process can run the AMX path (asks the kernel for the tile
+ * state on the first call; thread-safe). */
+int tf_bf16_amx_available(void);
+
+/* tf_matmul's contract (kernels.h) with both operands rounded to bf16.
+ * Uses the pool's scratch (tf_pool_scratch) for the packed operands. */
+void tf_matmul_bf16(tf_pool *pool, float *C, size_t ldc, const float *A, size_t lda, int transA,
+                    const float *B, size_t ldb, int transB, size_t M, size_t N, size_t K,
+                    int accumulate);
+
+/* Forces the portable path (tests compare the two): 1 = never use AMX. */
+void tf_bf16_force_portable(int on);
+
+/* Checks CPUID for AMX-TILE, AMX-BF16 and AVX512-BF16 and requests the tile
+ * state from Linux.  1 on success (0 always when built without AMX). */
+int tf_amx_request(void);
+
+/* ---- matmul_amx.c (compiled with the AMX flags; call only when available) */
+/* c32[32][32] = A[32 rows, kp] · B[kp, 32 cols] from packed operands: `a` at
+ * the block's first row (rows a_stride bf16 apart), `b` at its first panel. */
+void tf_amx_block(float *c32, const uint16_t *a, size_t a_stride, const uint16_t *b, size_t kp);
+/* dst[0..n) = bf16(src[0..n)), round to nearest even, with AVX512-BF16. */
+void tf_amx_cvt_row(uint16_t *dst, const float *src, size_t n);
+
+#endif

@@ -1,0 +1,157 @@
+/*
+ * test_matmul_bf16.c — the bf16 matmul (matmul_bf16.h) against a double
+ * reference over bf16-rounded operands: every transpose and accumulate
+ * combination, shapes that leave partial tiles in M, N and K, strided C,
+ * the AMX path (where the CPU has it) and the portable path, and the pool
+ * switch that routes tf_matmul there.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "matmul_bf16.h"
+
+static uint64_t rng = 11;
+static float rnd(void)
+{
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)(rng >> 40) / (float)(1u << 24) * 2.0f - 1.0f;
+}
+
+static float *rand_buf(size_t n)
+{
+    float *x = malloc((n ? n : 1) * sizeof *x);
+    for (size_t i = 0; i < n; i++) x[i] = rnd();
+    return x;
+}
+
+static float round_bf16(float x)
+{
+    uint16_t h;
+    tf_to_bf16(&h, &x, 1);
+    uint32_t b = (uint32_t)h << 16;
+    float r;
+    memcpy(&r, &b, 4);
+    return r;
+}
+
+/* C (ldc = N + 3) against sum_k bf16(a)·bf16(b) in double; the f32
+ * accumulation may differ from it by a few ulps of sum_k |a·b|. */
+static void check_one(tf_pool *pool, size_t M, size_t N, size_t K, int tA, int tB, int acc,
+                      int via_pool)
+{
+    size_t ldc = N + 3;
+    float *A = rand_buf(M * K), *B = rand_buf(K * N), *C = rand_buf(M * ldc);
+    float *C0 = malloc(M * ldc * sizeof *C0);
+    memcpy(C0, C, M * ldc * sizeof *C0);
+    size_t lda = tA ? M : K, ldb = tB ? K : N;
+    if (via_pool)
+        tf_matmul(pool, C, ldc, A, lda, tA, B, ldb, tB, M, N, K, acc);
+    else
+        tf_matmul_bf16(pool, C, ldc, A, lda, tA, B, ldb, tB, M, N, K, acc);
+    for (size_t m = 0; m < M; m++) {
+        for (size_t n = 0; n < N; n++) {
+            double s = 0, mag = 0;
+            for (size_t k = 0; k < K; k++) {
+                float a = tA ? A[k * lda + m] : A[m * lda + k];
+                float b = tB ? B[n * ldb + k] : B[k * ldb + n];
+                double p = (double)round_bf16(a) * round_bf16(b);
+                s += p;
+                mag += fabs(p);
+            }
+            if (acc) s += C0[m * ldc + n];
+            double got = C[m * ldc + n];
+            ck_assert_msg(fabs(got - s) <= 1e-5 * (mag + 1),
+                          "M%zu N%zu K%zu tA%d tB%d acc%d: C[%zu,%zu] = %.7g, want %.7g", M, N,
+                          K, tA, tB, acc, m, n, got, s);
+        }
+        /* the padding between rows of C is not touched */
+        for (size_t n = N; n < ldc && m + 1 < M; n++)
+            ck_assert_msg(C[m * ldc + n] == C0[m * ldc + n], "C padding written at [%zu,%zu]",
+                          m, n);
+    }
+    free(A), free(B), free(C), free(C0);
+}
+
+static const size_t shapes[][3] = {{1, 1, 1},    {17, 33, 31},  {32, 32, 32}, {33, 17, 65},
+                                   {64, 48, 288}, {100, 70, 15}, {5, 130, 300}, {70, 64, 96}};
+
+static void all_shapes(tf_pool *pool, int via_pool)
+{
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+        for (int tA = 0; tA < 2; tA++)
+            for (int tB = 0; tB < 2; tB++)
+                for (int acc = 0; acc < 2; acc++) {
+                    /* through the pool switch, decode's shape stays f32 (below) */
+                    if (via_pool && !tA && tB && shapes[s][0] <= 16) continue;
+                    check_one(pool, shapes[s][0], shapes[s][1], shapes[s][2], tA, tB, acc,
+                              via_pool);
+                }
+}
+
+START_TEST(test_bf16_fast_path)
+{
+    if (!tf_bf16_amx_available())
+        fprintf(stderr, "note: no AMX-BF16 here; checking the portable path only\n");
+    for (int threads = 1; threads <= 3; threads += 2) {
+        tf_pool *pool = tf_pool_create(threads);
+        all_shapes(pool, 0);
+        tf_pool_free(pool);
+    }
+    all_shapes(NULL, 0); /* no pool: no scratch, the portable path */
+}
+END_TEST
+
+START_TEST(test_bf16_portable_path)
+{
+    tf_bf16_force_portable(1);
+    tf_pool *pool = tf_pool_create(2);
+    all_shapes(pool, 0);
+    tf_pool_free(pool);
+    tf_bf16_force_portable(0);
+}
+END_TEST
+
+/* The pool switch: tf_matmul gives bf16 results with it on (except the
+ * few-row decode shape, which stays f32) and f32 results with it off. */
+START_TEST(test_pool_switch)
+{
+    tf_pool *pool = tf_pool_create(2);
+    tf_pool_set_bf16(pool, 1);
+    ck_assert_int_eq(tf_pool_bf16(pool), 1);
+    all_shapes(pool, 1);
+    size_t M = 40, N = 24, K = 50;
+    float *A = rand_buf(M * K), *B = rand_buf(N * K), *C = malloc(M * N * sizeof *C),
+          *R = malloc(M * N * sizeof *R);
+    tf_matmul(pool, C, N, A, K, 0, B, K, 1, M, N, K, 0);
+    tf_matmul_ref(R, N, A, K, 0, B, K, 1, M, N, K, 0);
+    double diff = 0;
+    for (size_t i = 0; i < M * N; i++) diff = fmax(diff, fabs(C[i] - R[i]));
+    ck_assert_msg(diff > 1e-5, "bf16 on: results equal the f32 product (max diff %g)", diff);
+    tf_pool_set_bf16(pool, 0);
+    tf_matmul(pool, C, N, A, K, 0, B, K, 1, M, N, K, 0);
+    for (size_t i = 0; i < M * N; i++) ck_assert(fabsf(C[i] - R[i]) < 1e-4f);
+    ck_assert_int_eq(tf_pool_bf16(NULL), 0);
+    free(A), free(B), free(C), free(R);
+    tf_pool_free(pool);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("matmul_bf16");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_bf16_fast_path);
+    tcase_add_test(tc, test_bf16_portable_path);
+    tcase_add_test(tc, test_pool_switch);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
