@@ -43,18 +43,27 @@ static void configure(void)
     tls_configured = 1;
 }
 
-void tf_amx_block(float *c32, const uint16_t *a, size_t a_stride, const uint16_t *b, size_t kp)
+void tf_amx_block(float *c, size_t ldc, int load_c, const uint16_t *a, size_t a_stride,
+                  const uint16_t *b, size_t kp)
 {
     configure();
     /* a: 32 rows of the packed A at a_stride bf16 apart; b: the packed B of
-     * 32 columns (two 16-column panels, each kp/2 rows of 32 bf16).  A tile
-     * load takes a byte stride. */
+     * 32 columns (two 16-column panels, each kp/2 rows of 32 bf16).  Tile
+     * loads and stores take byte strides. */
     const uint16_t *b0 = b, *b1 = b + kp * 16;
-    size_t as = a_stride * 2;
-    _tile_zero(0);
-    _tile_zero(1);
-    _tile_zero(2);
-    _tile_zero(3);
+    size_t as = a_stride * 2, cs = ldc * 4;
+    float *c2 = c + 16 * ldc;
+    if (load_c) {
+        _tile_loadd(0, c, cs);
+        _tile_loadd(1, c + 16, cs);
+        _tile_loadd(2, c2, cs);
+        _tile_loadd(3, c2 + 16, cs);
+    } else {
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+    }
     for (size_t k = 0; k < kp; k += 32) {
         _tile_loadd(4, a + k, as);
         _tile_loadd(5, a + 16 * a_stride + k, as);
@@ -65,11 +74,10 @@ void tf_amx_block(float *c32, const uint16_t *a, size_t a_stride, const uint16_t
         _tile_dpbf16ps(2, 5, 6);
         _tile_dpbf16ps(3, 5, 7);
     }
-    /* c32 is 32 x 32 f32, row stride 32 floats = 128 bytes. */
-    _tile_stored(0, c32, 128);
-    _tile_stored(1, c32 + 16, 128);
-    _tile_stored(2, c32 + 16 * 32, 128);
-    _tile_stored(3, c32 + 16 * 32 + 16, 128);
+    _tile_stored(0, c, cs);
+    _tile_stored(1, c + 16, cs);
+    _tile_stored(2, c2, cs);
+    _tile_stored(3, c2 + 16, cs);
 }
 
 void tf_amx_cvt_row(uint16_t *dst, const float *src, size_t n)
@@ -92,9 +100,10 @@ void tf_amx_cvt_row(uint16_t *dst, const float *src, size_t n)
 
 #else
 
-void tf_amx_block(float *c32, const uint16_t *a, size_t a_stride, const uint16_t *b, size_t kp)
+void tf_amx_block(float *c, size_t ldc, int load_c, const uint16_t *a, size_t a_stride,
+                  const uint16_t *b, size_t kp)
 {
-    (void)c32, (void)a, (void)a_stride, (void)b, (void)kp;
+    (void)c, (void)ldc, (void)load_c, (void)a, (void)a_stride, (void)b, (void)kp;
 }
 void tf_amx_cvt_row(uint16_t *dst, const float *src, size_t n) { tf_to_bf16(dst, src, n); }
 

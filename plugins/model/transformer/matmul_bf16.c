@@ -219,27 +219,40 @@ typedef struct block_job {
     int accumulate;
     const uint16_t *ap, *bp;
     size_t kp, mblocks, nblocks;
+    size_t group;        /* M blocks per task */
 } block_job;
 
-/* Task i computes the 32 x 32 block (i % mblocks, i / mblocks): neighbouring
- * tasks share their B panels, which stay in cache while A streams by. */
+/* One 32 x 32 block of C.  A whole block is computed in C itself; a block
+ * cut by the edge of C goes through a local copy. */
+static void one_block(const block_job *j, size_t mb, size_t nb)
+{
+    size_t m0 = mb * 32, n0 = nb * 32;
+    const uint16_t *a = j->ap + mb * 32 * j->kp, *b = j->bp + nb * 2 * j->kp * 16;
+    size_t mc = j->M - m0 < 32 ? j->M - m0 : 32, nc = j->N - n0 < 32 ? j->N - n0 : 32;
+    float *c = j->C + m0 * j->ldc + n0;
+    if (mc == 32 && nc == 32) {
+        tf_amx_block(c, j->ldc, j->accumulate, a, j->kp, b, j->kp);
+        return;
+    }
+    float c32[32 * 32] __attribute__((aligned(64)));
+    for (size_t r = 0; r < 32; r++)
+        for (size_t q = 0; q < 32; q++)
+            c32[r * 32 + q] = j->accumulate && r < mc && q < nc ? c[r * j->ldc + q] : 0.0f;
+    tf_amx_block(c32, 32, j->accumulate, a, j->kp, b, j->kp);
+    for (size_t r = 0; r < mc; r++) memcpy(c + r * j->ldc, c32 + r * 32, nc * sizeof *c);
+}
+
+/* A task is `group` consecutive M blocks against one 32-column B block: the
+ * B panels stay in cache while A streams by, and tasks are coarse enough
+ * that handing them out costs nothing next to the tile work. */
 static void block_task(void *ctx, size_t i, int thread)
 {
     (void)thread;
     const block_job *j = ctx;
-    size_t mb = i % j->mblocks, nb = i / j->mblocks;
-    float c32[32 * 32] __attribute__((aligned(64)));
-    tf_amx_block(c32, j->ap + mb * 32 * j->kp, j->kp, j->bp + nb * 2 * j->kp * 16, j->kp);
-    size_t m0 = mb * 32, n0 = nb * 32;
-    size_t mc = j->M - m0 < 32 ? j->M - m0 : 32, nc = j->N - n0 < 32 ? j->N - n0 : 32;
-    for (size_t r = 0; r < mc; r++) {
-        float *c = j->C + (m0 + r) * j->ldc + n0;
-        const float *s = c32 + r * 32;
-        if (j->accumulate)
-            for (size_t q = 0; q < nc; q++) c[q] += s[q];
-        else
-            memcpy(c, s, nc * sizeof *c);
-    }
+    size_t per_n = (j->mblocks + j->group - 1) / j->group;
+    size_t nb = i / per_n, mb0 = (i % per_n) * j->group;
+    size_t mb1 = mb0 + j->group < j->mblocks ? mb0 + j->group : j->mblocks;
+    for (size_t mb = mb0; mb < mb1; mb++) one_block(j, mb, nb);
 }
 
 static void matmul_amx(tf_pool *pool, float *C, size_t ldc, const float *A, size_t lda,
@@ -266,8 +279,11 @@ static void matmul_amx(tf_pool *pool, float *C, size_t ldc, const float *A, size
     pb.chunk = (panels + 4 * nt - 1) / (4 * nt);
     tf_pool_run(pool, (panels + pb.chunk - 1) / pb.chunk, pack_b_task, &pb);
 
-    block_job bj = {C, ldc, M, N, accumulate, ap, bp, Kp, Mp / 32, Np / 32};
-    tf_pool_run(pool, bj.mblocks * bj.nblocks, block_task, &bj);
+    block_job bj = {C, ldc, M, N, accumulate, ap, bp, Kp, Mp / 32, Np / 32, 8};
+    /* Small products keep at least 4 tasks per thread. */
+    while (bj.group > 1 && bj.nblocks * ((bj.mblocks + bj.group - 1) / bj.group) < 4 * nt)
+        bj.group /= 2;
+    tf_pool_run(pool, bj.nblocks * ((bj.mblocks + bj.group - 1) / bj.group), block_task, &bj);
 }
 
 void tf_matmul_bf16(tf_pool *pool, float *C, size_t ldc, const float *A, size_t lda, int transA,

@@ -46,9 +46,11 @@ void tf_bf16_force_portable(int on);
 int tf_amx_request(void);
 
 /* ---- matmul_amx.c (compiled with the AMX flags; call only when available) */
-/* c32[32][32] = A[32 rows, kp] · B[kp, 32 cols] from packed operands: `a` at
- * the block's first row (rows a_stride bf16 apart), `b` at its first panel. */
-void tf_amx_block(float *c32, const uint16_t *a, size_t a_stride, const uint16_t *b, size_t kp);
+/* c[32][32] (rows ldc floats apart) = (load_c ? c : 0) + A[32 rows, kp] ·
+ * B[kp, 32 cols] from packed operands: `a` at the block's first row (rows
+ * a_stride bf16 apart), `b` at its first panel. */
+void tf_amx_block(float *c, size_t ldc, int load_c, const uint16_t *a, size_t a_stride,
+                  const uint16_t *b, size_t kp);
 /* dst[0..n) = bf16(src[0..n)), round to nearest even, with AVX512-BF16. */
 void tf_amx_cvt_row(uint16_t *dst, const float *src, size_t n);
 
