@@ -114,7 +114,7 @@ static int validate(const char *path, const stw_tensor *t, size_t n, char *err, 
                     t[i].ndim);
             return -1;
         }
-        if (!t[i].data && numel_of(&t[i]) > 0) {
+        if (!t[i].data && !t[i].fill && numel_of(&t[i]) > 0) {
             set_err(err, errlen, "%s: tensor '%s' has no data", path, t[i].name);
             return -1;
         }
@@ -155,9 +155,37 @@ static void build_header(sbuf *h, const stw_tensor *t, const size_t *order, size
     while (h->len % 8) sb_put(h, " ", 1);
 }
 
+/* A tensor made by its fill callback, a piece at a time. */
+static int write_filled(atomic_file *af, const stw_tensor *x, char *err, size_t errlen)
+{
+    enum { PIECE = 1 << 16 };
+    size_t n = numel_of(x);
+    float *buf = malloc(PIECE * sizeof(float));
+    uint16_t *h = x->dtype == STW_BF16 ? malloc(PIECE * sizeof(uint16_t)) : NULL;
+    if (!buf || (x->dtype == STW_BF16 && !h)) {
+        free(buf), free(h);
+        set_err(err, errlen, "tensor '%s': out of memory", x->name);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i += PIECE) {
+        size_t m = n - i < PIECE ? n - i : PIECE;
+        x->fill(x->fill_ctx, buf, i, m);
+        if (h) {
+            for (size_t j = 0; j < m; j++) h[j] = stw_f32_to_bf16(buf[j]);
+            rc = atomic_file_write(af, h, m * sizeof(uint16_t), err, errlen);
+        } else {
+            rc = atomic_file_write(af, buf, m * sizeof(float), err, errlen);
+        }
+    }
+    free(buf), free(h);
+    return rc;
+}
+
 static int write_tensor(atomic_file *af, const stw_tensor *x, char *err, size_t errlen)
 {
     size_t n = numel_of(x);
+    if (x->fill) return write_filled(af, x, err, errlen);
     if (x->dtype == STW_F32) return atomic_file_write(af, x->data, n * sizeof(float), err, errlen);
     uint16_t chunk[4096];
     for (size_t i = 0; i < n; i += 4096) {

@@ -30,6 +30,12 @@ typedef struct stw_tensor {
     size_t ndim;        /* 0 (a scalar) .. STW_MAX_DIMS */
     size_t shape[STW_MAX_DIMS];
     stw_dtype dtype;     /* how it is stored in the file */
+    /* Optional: the data made on demand instead of read from `data` (then
+     * unused): fill(fill_ctx, out, first, n) writes elements [first,
+     * first+n) of the tensor to out.  For a derived tensor (a merged LoRA
+     * matrix) that should not be held in memory whole. */
+    void (*fill)(void *fill_ctx, float *out, size_t first, size_t n);
+    void *fill_ctx;
 } stw_tensor;
 
 /* Writes n tensors to path.  Returns 0, or -1 with err naming the file or
