@@ -21,6 +21,8 @@ rlaif_status tf_engine_init(tf_engine *e, tf_model *m, int n_threads, char *err,
     /* All parallelism is ours: OpenBLAS runs single-threaded inside tasks. */
     openblas_set_num_threads(1);
     e->pool = tf_pool_create(e->n_threads);
+    /* bf16 matmuls (when switched on) pack each weight once per version. */
+    if (e->pool) tf_pool_set_weights(e->pool, m->params, m->n_params * sizeof(float), &m->version);
     const tf_config *c = &m->cfg;
     size_t half = (size_t)c->head_dim / 2, P = (size_t)c->max_seq_len;
     e->rope_cos = malloc(P * half * sizeof(float));
@@ -50,6 +52,19 @@ void tf_engine_free(tf_engine *e)
     free(e->w16);
     free(e->w16_layers);
     memset(e, 0, sizeof *e);
+}
+
+void tf_engine_set_adapters(tf_engine *e, tf_adapter *ad, size_t n)
+{
+    e->ad = n ? ad : NULL;
+    e->n_ad = n ? n : 0;
+    e->ad_r_sum = e->ad_r_max = 0;
+    for (size_t i = 0; i < e->n_ad; i++) {
+        ad[i].u_off = e->ad_r_sum;
+        e->ad_r_sum += ad[i].r;
+        if (ad[i].r > e->ad_r_max) e->ad_r_max = ad[i].r;
+    }
+    e->acts.logits_valid = 0;
 }
 
 /* ===== bf16 decode weights ============================================== */
@@ -122,37 +137,42 @@ static float *take(cursor *c, size_t n)
     return p;
 }
 
-static void layout(tf_acts *a, const tf_config *c, float *base, size_t max_len, int n_threads)
+static void layout(tf_acts *a, const tf_engine *e, float *base, size_t max_len)
 {
+    const tf_config *c = &e->m->cfg;
     cursor cur = {base, 0};
     size_t T = a->T, D = (size_t)c->dim, Q = tf_qkv_dim(c), F = (size_t)c->hidden_dim;
     size_t HD = (size_t)c->n_heads * (size_t)c->head_dim, V = (size_t)c->vocab_size;
     int ln = c->arch == TF_GPT2;
     size_t n_sets = a->keep ? (size_t)c->n_layers : 1;
     float *x_shared = a->keep ? NULL : take(&cur, T * D);
+    /* lean: one xn (norm 1 and norm 2 in turn) and one act for all layers */
+    float *xn_shared = a->lean ? take(&cur, T * D) : NULL;
+    float *act_shared = a->lean ? take(&cur, T * F) : NULL;
     for (size_t s = 0; s < n_sets; s++) {
         tf_layer_acts *L = &a->layers[s];
         L->x_in = a->keep ? take(&cur, T * D) : x_shared;
-        L->xn1 = take(&cur, T * D);
+        L->xn1 = a->lean ? xn_shared : take(&cur, T * D);
         L->mean1 = ln ? take(&cur, T) : NULL;
         L->rstd1 = take(&cur, T);
         L->qkv = take(&cur, T * Q);
         L->att = a->keep ? take(&cur, a->att_size) : NULL;
         L->ao = take(&cur, T * HD);
         L->x_mid = a->keep ? take(&cur, T * D) : x_shared;
-        L->xn2 = take(&cur, T * D);
+        L->xn2 = a->lean ? xn_shared : take(&cur, T * D);
         L->mean2 = ln ? take(&cur, T) : NULL;
         L->rstd2 = take(&cur, T);
         L->up = take(&cur, T * (ln ? F : 2 * F));
-        L->act = take(&cur, T * F);
+        L->act = a->lean ? act_shared : take(&cur, T * F);
     }
+    a->lora_u = e->n_ad ? take(&cur, T * (a->keep ? e->ad_r_sum : e->ad_r_max)) : NULL;
     for (size_t s = n_sets; s < (size_t)c->n_layers; s++) a->layers[s] = a->layers[0];
     a->x_out = a->keep ? take(&cur, T * D) : x_shared;
     a->xf = take(&cur, T * D);
     a->meanf = ln ? take(&cur, T) : NULL;
     a->rstdf = take(&cur, T);
     a->scratch_per_thread = ((ATT_QBLOCK * max_len) + 15) & ~(size_t)15;
-    a->scratch = take(&cur, a->scratch_per_thread * (size_t)n_threads);
+    a->scratch = take(&cur, a->scratch_per_thread * (size_t)e->n_threads);
     a->logits = take(&cur, TF_LOGIT_ROWS * V);
     a->logits_all = a->keep && T * V <= TF_KEEP_LOGITS_MAX ? take(&cur, T * V) : NULL;
     a->logits_valid = 0;
@@ -203,6 +223,7 @@ static rlaif_status acts_prepare(tf_engine *e, size_t n, const int32_t *const *i
     a->n = n;
     a->T = T;
     a->keep = keep;
+    a->lean = keep && e->lean;
     a->att_size = att;
     size_t o = 0, ao = 0;
     for (size_t b = 0; b < n; b++) {
@@ -218,7 +239,7 @@ static rlaif_status acts_prepare(tf_engine *e, size_t n, const int32_t *const *i
     a->off[n] = o;
     /* Measure, grow the arena only when it is too small, then bind. */
     size_t old_cap = a->cap;
-    layout(a, c, NULL, max_len, e->n_threads);
+    layout(a, e, NULL, max_len);
     size_t need = a->cap;
     if (need > old_cap || !a->mem) {
         free(a->mem);
@@ -232,7 +253,7 @@ static rlaif_status acts_prepare(tf_engine *e, size_t n, const int32_t *const *i
     } else {
         a->cap = old_cap;
     }
-    layout(a, c, a->mem, max_len, e->n_threads);
+    layout(a, e, a->mem, max_len);
     if (need <= old_cap) a->cap = old_cap;
     return RLAIF_OK;
 }
@@ -260,6 +281,22 @@ static void linear(tf_engine *e, float *y, const float *x, const float *w, size_
 {
     int conv1d = e->m->cfg.arch == TF_GPT2;
     tf_matmul(e->pool, y, out, x, in, 0, w, conv1d ? out : in, !conv1d, T, out, in, accumulate);
+}
+
+/* The adapters of layer l's Linear `lin` on top of its output y [T, ldy]:
+ * y[:, col:col+out] += u Bᵀ with u = s x Aᵀ, u of adapter i at
+ * u + i.u_off·T (keep) or all at u (scratch). */
+static void adapters_forward(tf_engine *e, size_t l, tf_lin lin, float *y, size_t ldy,
+                             const float *x, size_t T, float *u, int keep)
+{
+    for (size_t i = 0; i < e->n_ad; i++) {
+        const tf_adapter *d = &e->ad[i];
+        if ((size_t)d->layer != l || d->lin != lin) continue;
+        float *ui = keep ? u + d->u_off * T : u;
+        tf_matmul(e->pool, ui, d->r, x, d->in, 0, d->a, d->in, 1, T, d->r, d->in, 0);
+        for (size_t k = 0; k < T * d->r; k++) ui[k] *= d->s;
+        tf_matmul(e->pool, y + d->col, ldy, ui, d->r, 0, d->b, d->r, 1, T, d->out, d->r, 1);
+    }
 }
 
 /* A decode-step linear layer: bf16 weights when the engine has them. */
@@ -416,6 +453,7 @@ rlaif_status tf_forward(tf_engine *e, size_t n, const int32_t *const *ids, const
         tf_layer_acts *A = &a->layers[l];
         norm_par(e, A->xn1, A->mean1, A->rstd1, A->x_in, W->ln1_w, W->ln1_b, T);
         linear(e, A->qkv, A->xn1, W->wqkv, T, D, Q, 0);
+        if (e->n_ad) adapters_forward(e, l, TF_LIN_QKV, A->qkv, Q, A->xn1, T, a->lora_u, keep);
         if (W->bqkv) add_bias(A->qkv, Q, W->bqkv, T, Q);
         if (!gpt2) rope_par(e, A->qkv, a->pos, T);
         if (kv)
@@ -425,14 +463,18 @@ rlaif_status tf_forward(tf_engine *e, size_t n, const int32_t *const *ids, const
         tf_pool_run(e->pool, n * H, att_task, &aj);
         if (A->x_mid != A->x_in) memcpy(A->x_mid, A->x_in, T * D * sizeof(float));
         linear(e, A->x_mid, A->ao, W->wo, T, HD, D, 1);
+        if (e->n_ad) adapters_forward(e, l, TF_LIN_O, A->x_mid, D, A->ao, T, a->lora_u, keep);
         if (W->bo) add_bias(A->x_mid, D, W->bo, T, D);
         norm_par(e, A->xn2, A->mean2, A->rstd2, A->x_mid, W->ln2_w, W->ln2_b, T);
         linear(e, A->up, A->xn2, W->w_up, T, D, gpt2 ? F : 2 * F, 0);
+        if (e->n_ad)
+            adapters_forward(e, l, TF_LIN_UP, A->up, gpt2 ? F : 2 * F, A->xn2, T, a->lora_u, keep);
         if (W->b_up) add_bias(A->up, F, W->b_up, T, F);
         mlp_activation(e, A->act, A->up, T);
         float *next = l + 1 < L ? a->layers[l + 1].x_in : a->x_out;
         if (next != A->x_mid) memcpy(next, A->x_mid, T * D * sizeof(float));
         linear(e, next, A->act, W->w_down, T, F, D, 1);
+        if (e->n_ad) adapters_forward(e, l, TF_LIN_DOWN, next, D, A->act, T, a->lora_u, keep);
         if (W->b_down) add_bias(next, D, W->b_down, T, D);
     }
     norm_par(e, a->xf, a->meanf, a->rstdf, a->x_out, w->lnf_w, w->lnf_b, T);
@@ -527,7 +569,7 @@ void tf_kv_free(tf_kv *kv)
 }
 
 static void decode_layout(tf_decode_buf *d, cursor *cur, const tf_config *c, size_t rows,
-                          size_t per_thread, int n_threads)
+                          size_t per_thread, size_t max_r, int n_threads)
 {
     size_t D = (size_t)c->dim, Q = tf_qkv_dim(c), F = (size_t)c->hidden_dim,
            HD = (size_t)c->n_heads * (size_t)c->head_dim, V = (size_t)c->vocab_size;
@@ -539,14 +581,16 @@ static void decode_layout(tf_decode_buf *d, cursor *cur, const tf_config *c, siz
     d->act = take(cur, rows * F);
     d->scores = take(cur, per_thread * (size_t)(n_threads < 1 ? 1 : n_threads));
     d->logits = take(cur, rows * V);
+    d->u = take(cur, rows * (max_r ? max_r : 1));
 }
 
 rlaif_status tf_decode_buf_reserve(tf_decode_buf *d, const tf_config *c, size_t max_rows,
-                                   size_t max_len, int n_threads, char *err, size_t errlen)
+                                   size_t max_len, size_t max_r, int n_threads, char *err,
+                                   size_t errlen)
 {
     size_t per_thread = (max_len + 15) & ~(size_t)15;
     cursor cur = {NULL, 0};
-    decode_layout(d, &cur, c, max_rows, per_thread, n_threads);
+    decode_layout(d, &cur, c, max_rows, per_thread, max_r, n_threads);
     if (cur.off > d->cap) {
         free(d->mem);
         d->cap = 0;
@@ -556,7 +600,7 @@ rlaif_status tf_decode_buf_reserve(tf_decode_buf *d, const tf_config *c, size_t 
     }
     cur.base = d->mem;
     cur.off = 0;
-    decode_layout(d, &cur, c, max_rows, per_thread, n_threads);
+    decode_layout(d, &cur, c, max_rows, per_thread, max_r, n_threads);
     d->max_rows = max_rows;
     d->max_len = per_thread;
     return RLAIF_OK;
@@ -609,6 +653,7 @@ void tf_decode_step(tf_engine *e, tf_kv *kv, tf_decode_buf *d, size_t n, const s
         norm(c, d->xn, NULL, NULL, d->x, W->ln1_w, W->ln1_b, n);
         const tf_w16_layer *W16 = e->decode_bf16 ? &e->w16_layers[l] : NULL;
         dlinear(e, d->qkv, d->xn, W->wqkv, W16 ? W16->wqkv : NULL, n, D, Q, 0);
+        if (e->n_ad) adapters_forward(e, l, TF_LIN_QKV, d->qkv, Q, d->xn, n, d->u, 0);
         if (W->bqkv) add_bias(d->qkv, Q, W->bqkv, n, Q);
         if (!gpt2) {
             tf_rope_forward(d->qkv, Q, pos, n, H, hd, e->rope_cos, e->rope_sin,
@@ -620,15 +665,18 @@ void tf_decode_step(tf_engine *e, tf_kv *kv, tf_decode_buf *d, size_t n, const s
         dec_att_job aj = {e, kv, d, l, slot, pos};
         tf_pool_run(e->pool, n * H, dec_att_task, &aj);
         dlinear(e, d->x, d->ao, W->wo, W16 ? W16->wo : NULL, n, HD, D, 1);
+        if (e->n_ad) adapters_forward(e, l, TF_LIN_O, d->x, D, d->ao, n, d->u, 0);
         if (W->bo) add_bias(d->x, D, W->bo, n, D);
         norm(c, d->xn, NULL, NULL, d->x, W->ln2_w, W->ln2_b, n);
         dlinear(e, d->up, d->xn, W->w_up, W16 ? W16->w_up : NULL, n, D, gpt2 ? F : 2 * F, 0);
+        if (e->n_ad) adapters_forward(e, l, TF_LIN_UP, d->up, gpt2 ? F : 2 * F, d->xn, n, d->u, 0);
         if (W->b_up) add_bias(d->up, F, W->b_up, n, F);
         if (gpt2)
             tf_gelu_forward(d->act, d->up, n * F);
         else
             tf_swiglu_forward(d->act, d->up, n, F);
         dlinear(e, d->x, d->act, W->w_down, W16 ? W16->w_down : NULL, n, F, D, 1);
+        if (e->n_ad) adapters_forward(e, l, TF_LIN_DOWN, d->x, D, d->act, n, d->u, 0);
         if (W->b_down) add_bias(d->x, D, W->b_down, n, D);
     }
     norm(c, d->xn, NULL, NULL, d->x, w->lnf_w, w->lnf_b, n);

@@ -35,6 +35,21 @@
  * recomputing xf·lm_headᵀ; otherwise logits_all is NULL.
  * With keep=0 all layers alias one set of buffers and x_in/x_mid/x_out
  * alias one residual buffer (updated in place).
+ * With keep=1 on a lean engine (tf_engine.lean) xn1, xn2 and act are not
+ * kept: every layer's xn1 and xn2 alias one [T,D] buffer and act one [T,F]
+ * buffer, and the backward recomputes them from x_in, x_mid and up (the same
+ * kernels on the same inputs: the same bits).  That is 2D+F floats a token a
+ * layer less, for an elementwise pass per layer in the backward.
+ *
+ * LOW-RANK ADAPTERS (tf_adapter, LoRA).  With adapters attached
+ * (tf_engine_set_adapters) every block Linear y = x Wᵀ that carries one also
+ * adds, on the adapted module's output columns [col, col+out) of the fused
+ * output (q|k|v or gate|up: model.h),
+ *     y[:, col:col+out] += u Bᵀ,   u = s x Aᵀ [T,r]
+ * in tf_forward and in tf_decode_step; W itself is never changed.  A keep=1
+ * forward keeps every adapter's u for the backward:
+ *   lora_u [sum of r over the adapters, T]  adapter i's u at lora_u + u_off·T
+ * (keep=0: one [T, max r] buffer that every adapter reuses).
  */
 #ifndef TF_FORWARD_H
 #define TF_FORWARD_H
@@ -45,6 +60,23 @@
 #include "kernels.h"
 #include "model.h"
 #include "pool.h"
+
+/* Which Linear of a block an adapter sits on (the fused matrices of model.h). */
+typedef enum tf_lin { TF_LIN_QKV = 0, TF_LIN_O = 1, TF_LIN_UP = 2, TF_LIN_DOWN = 3 } tf_lin;
+
+/* One low-rank adapter: module rows [col, col+out) of layer `layer`'s
+ * Linear `lin` (in inputs).  The engine reads a, b and s, and the backward
+ * accumulates into ga and gb (NULL: no gradient wanted). */
+typedef struct tf_adapter {
+    int layer;
+    tf_lin lin;
+    size_t col, in, out, r;
+    float s;               /* the scale alpha/r (or alpha/sqrt(r)) */
+    const float *a;        /* A [r, in] */
+    const float *b;        /* B [out, r] */
+    float *ga, *gb;        /* dA [r, in], dB [out, r], accumulated */
+    size_t u_off;          /* set by tf_engine_set_adapters: sum of r before it */
+} tf_adapter;
 
 typedef struct tf_layer_acts {
     float *x_in, *xn1, *mean1, *rstd1, *qkv, *att, *ao, *x_mid, *xn2, *mean2, *rstd2, *up, *act;
@@ -66,6 +98,8 @@ typedef struct tf_acts {
     float *logits;         /* [TF_LOGIT_ROWS, V] chunk buffer */
     float *logits_all;     /* [T, V] kept raw logits or NULL (see above) */
     int logits_valid;      /* logits_all holds this forward's logits */
+    int lean;              /* xn1, xn2, act are shared, not kept (see above) */
+    float *lora_u;         /* adapters' u (see above) or NULL without adapters */
     /* the arena */
     float *mem;
     size_t cap;            /* floats */
@@ -87,6 +121,7 @@ typedef struct tf_kv {
 typedef struct tf_decode_buf {
     size_t max_rows, max_len;
     float *x, *xn, *qkv, *ao, *up, *act, *scores, *logits;
+    float *u;              /* [max_rows, adapter rank]: the adapters' x Aᵀ */
     float *mem;
     size_t cap;            /* floats */
 } tf_decode_buf;
@@ -113,15 +148,28 @@ typedef struct tf_engine {
     uint16_t *w16_lm;            /* [V,D] */
     uint64_t w16_version;
     int w16_ready;
+    /* LoRA adapters applied inside the Linear layers (NULL: none), see
+     * above; the table belongs to the caller. */
+    tf_adapter *ad;
+    size_t n_ad;
+    size_t ad_r_sum, ad_r_max;
+    /* keep=1 forwards keep the lean layout (see above). */
+    int lean;
 } tf_engine;
 
 rlaif_status tf_engine_init(tf_engine *e, tf_model *m, int n_threads, char *err, size_t errlen);
 
 /* Turns bf16 decode weights on (llama/qwen2 only: RLAIF_E_UNSUPPORTED for
- * gpt2) and makes the copies. */
+ * gpt2) and makes the copies.  Attached adapters are still added in f32 on
+ * top of the bf16 base products. */
 rlaif_status tf_engine_use_bf16_decode(tf_engine *e, char *err, size_t errlen);
 /* Remakes the bf16 copies when the model's version moved (generate calls it). */
 void tf_engine_sync_bf16(tf_engine *e);
+/* Attaches the adapters ad[0..n-1] (sorted by layer; NULL or n = 0 detaches
+ * them) and sets their u_off.  The table must stay valid while attached;
+ * its A and B may change between calls (they are read, never copied).  The
+ * kept activations of an earlier forward are no longer valid. */
+void tf_engine_set_adapters(tf_engine *e, tf_adapter *ad, size_t n);
 /* Frees the engine's buffers and pool (not the model). */
 void tf_engine_free(tf_engine *e);
 
@@ -150,9 +198,11 @@ rlaif_status tf_kv_reserve(tf_kv *kv, const tf_config *c, size_t n_slots, size_t
                            char *err, size_t errlen);
 void tf_kv_free(tf_kv *kv);
 
-/* The same for the decode step's scratch (rows <= max_rows, contexts <= max_len). */
+/* The same for the decode step's scratch (rows <= max_rows, contexts <= max_len,
+ * adapters of rank <= max_r). */
 rlaif_status tf_decode_buf_reserve(tf_decode_buf *d, const tf_config *c, size_t max_rows,
-                                   size_t max_len, int n_threads, char *err, size_t errlen);
+                                   size_t max_len, size_t max_r, int n_threads, char *err,
+                                   size_t errlen);
 void tf_decode_buf_free(tf_decode_buf *d);
 
 /* One decode step for n rows: row i feeds token tok[i] at position pos[i]

@@ -220,7 +220,7 @@ rlaif_status tf_generate(tf_engine *e, size_t n, const int32_t *const *prompts, 
     tf_decode_buf *dp = &e->dec;
     rlaif_status st = tf_kv_reserve(kv, c, n, max_len, err, errlen);
     if (st) return st;
-    st = tf_decode_buf_reserve(dp, c, n, max_len, e->n_threads, err, errlen);
+    st = tf_decode_buf_reserve(dp, c, n, max_len, e->ad_r_max, e->n_threads, err, errlen);
     if (st) return st;
     tf_decode_buf d = *dp;
     size_t nt = (size_t)tf_pool_size(e->pool);

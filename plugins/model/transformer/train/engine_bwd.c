@@ -28,7 +28,7 @@ static float *ws_take(ws_cursor *c, size_t n)
 }
 
 static void ws_layout(tf_bwd_ws *ws, const tf_config *c, size_t T, size_t max_len, int threads,
-                      float *base)
+                      size_t max_r, float *base)
 {
     ws_cursor cur = {base, 0};
     size_t D = (size_t)c->dim, Q = tf_qkv_dim(c), F = (size_t)c->hidden_dim;
@@ -50,6 +50,7 @@ static void ws_layout(tf_bwd_ws *ws, const tf_config *c, size_t T, size_t max_le
     ws->rows = (size_t *)ws_take(&cur, R * sizeof(size_t) / sizeof(float));
     ws->scratch_per_thread = (attention_backward_scratch(max_len) + 15) & ~(size_t)15;
     ws->scratch = ws_take(&cur, ws->scratch_per_thread * (size_t)threads);
+    ws->du = max_r ? ws_take(&cur, T * max_r) : NULL;
     if (!base) ws->cap = cur.off;
 }
 
@@ -60,7 +61,7 @@ static rlaif_status ws_prepare(tf_bwd_ws *ws, const tf_engine *e, char *err, siz
     for (size_t b = 0; b < a->n; b++)
         if (a->off[b + 1] - a->off[b] > max_len) max_len = a->off[b + 1] - a->off[b];
     size_t have = ws->cap;
-    ws_layout(ws, &e->m->cfg, a->T, max_len, e->n_threads, NULL);
+    ws_layout(ws, &e->m->cfg, a->T, max_len, e->n_threads, e->ad_r_max, NULL);
     if (ws->cap > have || !ws->mem) {
         size_t need = ws->cap;
         free(ws->mem);
@@ -75,7 +76,7 @@ static rlaif_status ws_prepare(tf_bwd_ws *ws, const tf_engine *e, char *err, siz
         ws->cap = have;
     }
     size_t keep = ws->cap;
-    ws_layout(ws, &e->m->cfg, a->T, max_len, e->n_threads, ws->mem);
+    ws_layout(ws, &e->m->cfg, a->T, max_len, e->n_threads, e->ad_r_max, ws->mem);
     ws->cap = keep;
     return RLAIF_OK;
 }
@@ -112,6 +113,28 @@ static void lin_bwd(tf_engine *e, float *dx, float *dw, float *db, const float *
     }
     if (db)
         for (size_t t = 0; t < T; t++) vec_add(db, dy + t * out, out);
+}
+
+/* Backward of the adapters on layer l's Linear `lin` (forward.h): with
+ * y[:, col:col+out] += u Bᵀ, u = s x Aᵀ kept by the forward,
+ *   dB += dyᵀ u,   du = s dy B,   dA += duᵀ x,   dx += du A
+ * (dy rows at dy + t*lddy; dx [T, in] accumulates, NULL: not wanted). */
+static void adapters_bwd(tf_engine *e, size_t l, tf_lin lin, float *dx, const float *dy,
+                         size_t lddy, const float *x, tf_bwd_ws *ws)
+{
+    const tf_acts *a = &e->acts;
+    size_t T = a->T;
+    for (size_t i = 0; i < e->n_ad; i++) {
+        const tf_adapter *d = &e->ad[i];
+        if ((size_t)d->layer != l || d->lin != lin) continue;
+        const float *u = a->lora_u + d->u_off * T, *dyc = dy + d->col;
+        if (d->gb) tf_matmul(e->pool, d->gb, d->r, dyc, lddy, 1, u, d->r, 0, d->out, d->r, T, 1);
+        if (!d->ga && !dx) continue;
+        tf_matmul(e->pool, ws->du, d->r, dyc, lddy, 0, d->b, d->r, 0, T, d->r, d->out, 0);
+        for (size_t k = 0; k < T * d->r; k++) ws->du[k] *= d->s;
+        if (d->ga) tf_matmul(e->pool, d->ga, d->in, ws->du, d->r, 1, x, d->in, 0, d->r, d->in, T, 1);
+        if (dx) tf_matmul(e->pool, dx, d->in, ws->du, d->r, 0, d->a, d->in, 0, T, d->in, d->r, 1);
+    }
 }
 
 /* Norm backward of the engine's norm(): RMSNorm or LayerNorm. */
@@ -151,6 +174,44 @@ static void act_task(void *ctx, size_t i, int thread)
     else
         swiglu_fused_backward(j->dup + t0 * 2 * F, j->dact + t0 * F, j->up + t0 * 2 * F,
                               t1 - t0, F);
+}
+
+/* Lean layout: recomputes a norm output (op 0: out = norm(x, w, b)) or the
+ * MLP activation (op 1: act = act(up)) over a range of rows, with the
+ * forward's own kernels (the same bits as the forward's values). */
+typedef struct recompute_job {
+    const tf_config *c;
+    int op;
+    float *out;
+    const float *x, *w, *b;
+    size_t n, chunk;
+} recompute_job;
+
+static void recompute_task(void *ctx, size_t i, int thread)
+{
+    (void)thread;
+    const recompute_job *j = ctx;
+    size_t t0 = i * j->chunk, t1 = t0 + j->chunk < j->n ? t0 + j->chunk : j->n;
+    if (t0 >= t1) return;
+    size_t D = (size_t)j->c->dim, F = (size_t)j->c->hidden_dim;
+    int gpt2 = j->c->arch == TF_GPT2;
+    if (j->op == 0 && gpt2)
+        tf_layernorm_forward(j->out + t0 * D, NULL, NULL, j->x + t0 * D, j->w, j->b, t1 - t0, D,
+                             j->c->norm_eps);
+    else if (j->op == 0)
+        tf_rmsnorm_forward(j->out + t0 * D, NULL, j->x + t0 * D, j->w, t1 - t0, D, j->c->norm_eps);
+    else if (gpt2)
+        tf_gelu_forward(j->out + t0 * F, j->x + t0 * F, (t1 - t0) * F);
+    else
+        tf_swiglu_forward(j->out + t0 * F, j->x + t0 * 2 * F, t1 - t0, F);
+}
+
+static void recompute(tf_engine *e, int op, float *out, const float *x, const float *w,
+                      const float *b)
+{
+    size_t nt = (size_t)e->n_threads, T = e->acts.T;
+    recompute_job j = {&e->m->cfg, op, out, x, w, b, T, (T + nt - 1) / nt};
+    tf_pool_run(e->pool, nt, recompute_task, &j);
 }
 
 /* dlogits of a range of gathered rows. */
@@ -285,19 +346,24 @@ static void layer_bwd(tf_engine *e, size_t l, const tf_layer *G, tf_bwd_ws *ws)
     size_t UP = gpt2 ? F : 2 * F;
     rope_layout rl = c->rope_interleaved ? ROPE_INTERLEAVED : ROPE_HALF;
 
-    /* out = x_mid + act(up(norm2(x_mid))) W_down */
+    /* out = x_mid + act(up(norm2(x_mid))) W_down (+ adapters) */
+    if (a->lean) recompute(e, 1, A->act, A->up, NULL, NULL);
     zero(ws->dact, T * F);
     lin_bwd(e, ws->dact, G->w_down, G->b_down, ws->dres, A->act, W->w_down, T, F, D);
+    if (e->n_ad) adapters_bwd(e, l, TF_LIN_DOWN, ws->dact, ws->dres, D, A->act, ws);
     zero(ws->dup, T * UP);
     rows_job j = {.c = c, .dup = ws->dup, .dact = ws->dact, .up = A->up, .n = T};
     run_rows(e, &j, act_task);
+    if (a->lean) recompute(e, 0, A->xn2, A->x_mid, W->ln2_w, W->ln2_b);
     zero(ws->dx, T * D);
     lin_bwd(e, ws->dx, G->w_up, G->b_up, ws->dup, A->xn2, W->w_up, T, D, UP);
+    if (e->n_ad) adapters_bwd(e, l, TF_LIN_UP, ws->dx, ws->dup, UP, A->xn2, ws);
     norm_bwd(c, ws->dres, G->ln2_w, G->ln2_b, ws->dx, A->x_mid, W->ln2_w, A->mean2, A->rstd2, T);
 
     /* x_mid = x_in + attention(rope(qkv(norm1(x_in)))) W_o */
     zero(ws->dao, T * HD);
     lin_bwd(e, ws->dao, G->wo, G->bo, ws->dres, A->ao, W->wo, T, HD, D);
+    if (e->n_ad) adapters_bwd(e, l, TF_LIN_O, ws->dao, ws->dres, D, A->ao, ws);
     zero(ws->dqkv, T * Q);
     att_bwd_job aj = {e, A, ws};
     tf_pool_run(e->pool, a->n * KV, att_bwd_task, &aj);
@@ -305,25 +371,31 @@ static void layer_bwd(tf_engine *e, size_t l, const tf_layer *G, tf_bwd_ws *ws)
         rope_backward_table(ws->dqkv, Q, a->pos, T, H, hd, e->rope_cos, e->rope_sin, rl);
         rope_backward_table(ws->dqkv + HD, Q, a->pos, T, KV, hd, e->rope_cos, e->rope_sin, rl);
     }
+    if (a->lean) recompute(e, 0, A->xn1, A->x_in, W->ln1_w, W->ln1_b);
     zero(ws->dx, T * D);
     lin_bwd(e, ws->dx, G->wqkv, G->bqkv, ws->dqkv, A->xn1, W->wqkv, T, D, Q);
+    if (e->n_ad) adapters_bwd(e, l, TF_LIN_QKV, ws->dx, ws->dqkv, Q, A->xn1, ws);
     norm_bwd(c, ws->dres, G->ln1_w, G->ln1_b, ws->dx, A->x_in, W->ln1_w, A->mean1, A->rstd1, T);
 }
 
 /* ===== Entry ============================================================ */
 
-/* Lowest layer whose parameters (or anything below: embeddings) need a
- * gradient; the backward stops there.  -1: the embeddings need one. */
-static long lowest_trainable(const tf_weights *g, int n_layers)
+/* Lowest layer whose parameters or adapters (or anything below:
+ * embeddings) need a gradient; the backward stops there.  -1: the
+ * embeddings need one. */
+static long lowest_trainable(const tf_engine *e, const tf_weights *g, int n_layers)
 {
     if (g->tok_emb || g->pos_emb) return -1;
-    for (int l = 0; l < n_layers && g->layers; l++) {
+    long low = n_layers; /* only the final norm or heads */
+    for (size_t i = 0; i < e->n_ad; i++)
+        if ((e->ad[i].ga || e->ad[i].gb) && e->ad[i].layer < low) low = e->ad[i].layer;
+    for (int l = 0; l < low && g->layers; l++) {
         const tf_layer *G = &g->layers[l];
         if (G->ln1_w || G->ln1_b || G->wqkv || G->bqkv || G->wo || G->bo || G->ln2_w ||
             G->ln2_b || G->w_up || G->b_up || G->w_down || G->b_down)
             return l;
     }
-    return n_layers; /* only the final norm or heads */
+    return low;
 }
 
 /* Points *view at `ptr` when any unfrozen tab entry lies in [ptr, ptr+n). */
@@ -400,7 +472,7 @@ rlaif_status tf_train_backward(tf_engine *e, const tf_weights *g, const rlaif_ou
     zero(ws->dres, T * D);
     norm_bwd(c, ws->dres, g->lnf_w, g->lnf_b, ws->dxf, a->x_out, e->m->w.lnf_w, a->meanf, a->rstdf,
              T);
-    long stop = lowest_trainable(g, c->n_layers);
+    long stop = lowest_trainable(e, g, c->n_layers);
     for (long l = (long)c->n_layers - 1; l >= 0 && l >= stop; l--) {
         static const tf_layer none;
         layer_bwd(e, (size_t)l, g->layers ? &g->layers[l] : &none, ws);

@@ -15,6 +15,12 @@
  * values[t] = value head on the final hidden state, score[b] = score head at
  * the last token of sequence b; the entries at t = len-1 of logprobs and
  * entropy are ignored; a NULL array has zero gradient.
+ *
+ * LoRA adapters attached to the engine (tf_engine_set_adapters) are part of
+ * the forward: their gradients accumulate into each adapter's ga/gb, and dx
+ * flows through the frozen W and the adapter path.  A frozen W (a NULL
+ * member of the gradient view) costs only its dx product, never a dW.  A
+ * lean forward's xn1, xn2 and act are recomputed layer by layer.
  */
 #ifndef RLAIF_TRAIN_ENGINE_BWD_H
 #define RLAIF_TRAIN_ENGINE_BWD_H
@@ -38,6 +44,7 @@ typedef struct tf_bwd_ws {
     size_t cap;           /* floats */
     float *dres, *dx, *dqkv, *dao, *dup, *dact, *dxf;
     float *xg, *dxg, *logits, *dl, *de, *scratch;
+    float *du;            /* [T, max adapter rank]: an adapter's dL/du, or NULL */
     int32_t *tg;
     size_t *rows;
     size_t scratch_per_thread;
