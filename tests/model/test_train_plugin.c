@@ -403,11 +403,14 @@ START_TEST(test_saved_model_and_adapter_reload)
     logprobs(mu_vt(r2), rlc_instance_self(r2), &b, lp2, 0);
     ck_assert_msg(memcmp(lp, lp2, b.total * sizeof(float)) == 0, "base + adapter reload differs");
     rlc_instance_unref(r2);
-    /* the merged export alone */
+    /* the merged export alone: x (W0 + s B A)ᵀ against the adapters applied
+     * in the forward, x W0ᵀ + (s x Aᵀ) Bᵀ: equal up to rounding */
     snprintf(cfg, sizeof cfg, "{\"path\": \"%s\", \"threads\": 2}", merged);
     rlc_instance *r3 = mu_model(cfg);
     logprobs(mu_vt(r3), rlc_instance_self(r3), &b, lp2, 0);
-    ck_assert_msg(memcmp(lp, lp2, b.total * sizeof(float)) == 0, "merged reload differs");
+    for (size_t i = 0; i < b.total; i++)
+        ck_assert_msg(fabsf(lp[i] - lp2[i]) <= 1e-4f * (1 + fabsf(lp[i])),
+                      "merged reload differs at %zu: %g vs %g", i, (double)lp[i], (double)lp2[i]);
     rlc_instance_unref(r3);
     rlc_instance_unref(inst);
 

@@ -355,7 +355,6 @@ static rlaif_status tf_generate_fn(void *self, const rlaif_seqs *prompts, const 
     if (s->n_stop_strings && !in->tok)
         return rlaif_errorf(err, errlen, RLAIF_E_UNSUPPORTED,
                             WHO ": stop strings need a tokenizer");
-    tf_train_prepare(in); /* LoRA: base and reference view take turns on the weights */
     in->kept = 0;
     /* The stop ids: the caller's, plus EOS unless ignore_eos. */
     int32_t eos = in->tok ? tokenizer_eos(in->tok) : in->m->cfg.eos_id;
@@ -427,7 +426,6 @@ static rlaif_status tf_forward_fn(void *self, const rlaif_seqs *seqs, uint32_t w
         ((want & RLAIF_OUT_VALUES) && !val) || ((want & RLAIF_OUT_SCORE) && !score))
         return rlaif_errorf(err, errlen, RLAIF_E_INVALID,
                             WHO ": forward: an output asked for in `want` has a NULL array");
-    tf_train_prepare(in);
     in->kept = 0;
     if (seqs->n == 0) return RLAIF_OK;
     int keep = (want & RLAIF_OUT_KEEP) != 0;
@@ -459,7 +457,6 @@ static rlaif_status tf_next_logprobs(void *self, const rlaif_seqs *seqs, float *
     if (st) return st;
     if (!out && seqs->n)
         return rlaif_errorf(err, errlen, RLAIF_E_INVALID, WHO ": next_logprobs: out is NULL");
-    tf_train_prepare(in);
     in->kept = 0;
     if (seqs->n == 0) return RLAIF_OK;
     st = tf_forward(&in->eng, seqs->n, seqs->ids, seqs->len, 0, NULL, err, errlen);

@@ -11,7 +11,7 @@
  *                                   ["q_proj", "v_proj"]), PEFT's rule: a
  *                                   module matches when its name ends in
  *                                   "." + target
- *                          dropout  number, only 0 (merged-weight LoRA)
+ *                          dropout  number, only 0 (no LoRA dropout)
  *                          rslora   bool: scale alpha/sqrt(rank) (default false)
  *   adapter     string   a PEFT folder (adapter_config.json +
  *                        adapter_model.safetensors) to start from; alone it
@@ -30,7 +30,8 @@
  *   WEIGHTS   config.json, model.safetensors (Hugging Face names; heads as
  *             v_head.summary.{weight,bias} and score.weight), the tokenizer
  *             files.  With LoRA: the base weights W0, or with MERGED the
- *             weights with the adapters folded in.  llama2.c checkpoints
+ *             weights with the adapters folded in (W0 + s B A, made a
+ *             piece at a time while writing; the model in memory keeps W0).  llama2.c checkpoints
  *             are already in Hugging Face's rotate-half layout in memory
  *             (the loader permutes wq/wk), so they save as a HF Llama.
  *   ADAPTER   adapter_config.json, adapter_model.safetensors (PEFT)
@@ -41,12 +42,17 @@
  * load_state on a fresh instance of the same config continues bit for bit.
  * Gradients accumulated but not yet stepped are not part of the state.
  *
+ * LoRA (train/engine_lora.h): the adapters are applied inside the forward's
+ * Linear layers, y = x W0ᵀ + (s x Aᵀ) Bᵀ; W0 is never written.  Only the
+ * adapters and the heads have gradients (no model-sized gradient buffer,
+ * no dW of a frozen matrix), and the kept forward is lean (forward.h: the
+ * norm outputs and the MLP activation are recomputed by the backward).
+ *
  * Reference views (reference()): frozen, no gradients, sharing the
  * tokenizer and config, each with its own activation arena.
- *   - With LoRA the view shares the weight buffer: it reads W0 and the base
- *     W0 + s B A.  The buffer is switched (tf_lora_apply, exact) when the
- *     other side runs next, so base and view take turns; a switch costs a
- *     copy and a rank-r product per adapted matrix.  Heads are shared.
+ *   - With LoRA the view shares the weights and its engine has no adapters:
+ *     it computes x W0ᵀ, the base model exactly, with no copy and nothing
+ *     to switch.  Heads are shared.
  *   - Without LoRA the view must keep the weights it was made with while
  *     the base trains, so it gets its own copy — lazily: it shares the
  *     base's buffer until the base first changes it (step, load_state),
@@ -110,7 +116,8 @@ typedef struct tf_train {
     tf_group groups[2];
     size_t n_groups;
     uint64_t step;
-    int dw_pending;           /* LoRA: m->grads holds dW not yet turned into dA, dB */
+    float *head_grads;        /* LoRA with heads: the heads' gradients (groups[1]'s
+                                 layout); m->grads is never allocated */
     stw_dtype save_dtype;
     tf_instance **views;      /* views still sharing m (no LoRA) */
     size_t n_views, cap_views;
@@ -157,8 +164,8 @@ static void parse_lora(pconfig *c, const cJSON *o, tf_train_config *tc)
     if (a) tc->alpha = (float)a->valuedouble;
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "dropout");
     if (d && (!cJSON_IsNumber(d) || d->valuedouble != 0)) {
-        pconfig_fail(c, "config key 'lora.dropout': only 0 is supported (adapters are merged "
-                     "into the weights)");
+        pconfig_fail(c, "config key 'lora.dropout': only 0 is supported (LoRA dropout is not "
+                     "implemented)");
         return;
     }
     const cJSON *rs = cJSON_GetObjectItemCaseSensitive(o, "rslora");
@@ -374,8 +381,8 @@ rlaif_status tf_train_init(tf_instance *in, const tf_train_config *tc, char *err
             st = tf_lora_load(&tr->lora, path, e2, sizeof e2);
             if (st) return rlaif_errorf(err, errlen, st, WHO ": config key 'adapter': %s", e2);
         }
-        tf_lora_apply(&tr->lora, m, 1);
-        m->version++;
+        tf_lora_attach(&tr->lora, &in->eng, 1, 1);
+        in->eng.lean = 1; /* the memory LoRA saves is the point: keep less too */
     }
     rlaif_status st = make_frozen(tr, m, tc, err, errlen);
     if (st) return st;
@@ -404,6 +411,7 @@ void tf_plugin_train_free(tf_instance *in)
         for (size_t i = 0; i < tr->n_views; i++) tr->views[i]->base = NULL;
         tf_lora_free(&tr->lora);
         free(tr->frozen);
+        free(tr->head_grads);
         if (tr->gview_ready) tf_weights_free(&tr->gview);
         for (int k = 0; k < 2; k++) {
             adamw_free(&tr->groups[k].opt);
@@ -415,19 +423,7 @@ void tf_plugin_train_free(tf_instance *in)
     in->train = NULL;
 }
 
-/* ===== Shared weights =================================================== */
-
-void tf_train_prepare(tf_instance *in)
-{
-    tf_instance *b = base_of(in);
-    if (!b || !b->train || !b->train->has_lora) return;
-    tf_train *tr = b->train;
-    int want = in->is_view ? 0 : 1;
-    if (tr->lora.enabled != want) {
-        tf_lora_apply(&tr->lora, b->m, want);
-        b->m->version++;
-    }
-}
+/* ===== Views sharing the weights ======================================= */
 
 /* Gives every view still sharing the base's weights its own copy, before
  * the base changes them. */
@@ -464,22 +460,37 @@ static rlaif_status detach_views(tf_instance *in, char *err, size_t errlen)
 
 /* ===== Gradients ======================================================== */
 
+/* LoRA: a gradient view with only the heads (value, score) in a buffer of
+ * groups[1]'s size; every other member NULL (frozen). */
+static rlaif_status head_grad_view(tf_instance *in, char *err, size_t errlen)
+{
+    tf_train *tr = in->train;
+    const tf_model *m = in->m;
+    memset(&tr->gview, 0, sizeof tr->gview);
+    if (tr->n_groups < 2) return RLAIF_OK;
+    size_t base = tr->groups[1].base;
+    tr->head_grads = calloc(m->n_params - base, sizeof(float));
+    if (!tr->head_grads) return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, "out of memory");
+    const tf_weights *w = &m->w;
+    if (w->value_w) tr->gview.value_w = tr->head_grads + (size_t)(w->value_w - m->params) - base;
+    if (w->value_b) tr->gview.value_b = tr->head_grads + (size_t)(w->value_b - m->params) - base;
+    if (w->score_w) tr->gview.score_w = tr->head_grads + (size_t)(w->score_w - m->params) - base;
+    return RLAIF_OK;
+}
+
 static rlaif_status ensure_grads(tf_instance *in, char *err, size_t errlen)
 {
     tf_train *tr = in->train;
     if (tr->gview_ready) return RLAIF_OK;
     char e2[512];
-    rlaif_status st = tf_model_alloc_grads(in->m, e2, sizeof e2);
-    if (st) return rlaif_errorf(err, errlen, st, WHO ": %s", e2);
+    rlaif_status st = RLAIF_OK;
     if (tr->has_lora) {
-        st = tf_lora_grad_view(&tr->lora, in->m, &tr->gview, e2, sizeof e2);
-        if (!st) {
-            tr->gview.value_w = in->m->g.value_w;
-            tr->gview.value_b = in->m->g.value_b;
-            tr->gview.score_w = in->m->g.score_w;
-        }
+        /* The adapters' gradients are tr->lora.grads (tf_lora_attach); the
+         * heads get a buffer of their own; the base has none. */
+        st = head_grad_view(in, e2, sizeof e2);
     } else {
-        st = tf_train_grad_view(in->m, tr->frozen, &tr->gview, e2, sizeof e2);
+        st = tf_model_alloc_grads(in->m, e2, sizeof e2);
+        if (!st) st = tf_train_grad_view(in->m, tr->frozen, &tr->gview, e2, sizeof e2);
     }
     if (st) return rlaif_errorf(err, errlen, st, WHO ": %s", e2);
     tr->gview_ready = 1;
@@ -493,7 +504,8 @@ void tf_plugin_zero_grad(void *self)
     tf_train *tr = in->train;
     if (in->m->grads) memset(in->m->grads, 0, in->m->n_params * sizeof(float));
     if (tr->has_lora && tr->lora.grads) memset(tr->lora.grads, 0, tr->lora.n_params * sizeof(float));
-    tr->dw_pending = 0;
+    if (tr->head_grads)
+        memset(tr->head_grads, 0, (in->m->n_params - tr->groups[1].base) * sizeof(float));
 }
 
 rlaif_status tf_plugin_backward(void *self, const rlaif_outputs *grads, char *err, size_t errlen)
@@ -511,7 +523,6 @@ rlaif_status tf_plugin_backward(void *self, const rlaif_outputs *grads, char *er
     tf_train *tr = in->train;
     rlaif_status st = ensure_grads(in, err, errlen);
     if (st) return st;
-    tf_train_prepare(in);
     tf_acts *a = &in->eng.acts;
     in->ws.kept_logits = a->logits_all && a->logits_valid ? a->logits_all : NULL;
     char e2[1024];
@@ -520,7 +531,6 @@ rlaif_status tf_plugin_backward(void *self, const rlaif_outputs *grads, char *er
     in->ws.kept_logits = NULL;
     in->kept = 0; /* one backward per kept forward: the next needs a new forward */
     if (st) return rlaif_errorf(err, errlen, st, WHO ": %s", e2);
-    if (tr->has_lora) tr->dw_pending = 1;
     return RLAIF_OK;
 }
 
@@ -533,7 +543,8 @@ static float *group_params(tf_train *tr, tf_model *m, const tf_group *g)
 
 static float *group_grads(tf_train *tr, tf_model *m, const tf_group *g)
 {
-    return g->in_lora ? tr->lora.grads : m->grads + g->base;
+    if (g->in_lora) return tr->lora.grads;
+    return tr->has_lora ? tr->head_grads : m->grads + g->base;
 }
 
 /* ||grad * scale|| over every group in double; on a non-finite gradient
@@ -605,11 +616,6 @@ rlaif_status tf_plugin_step(void *self, const rlaif_step_params *p, rlaif_step_r
     tf_model *m = in->m;
     rlaif_status st = ensure_grads(in, err, errlen);
     if (st) return st;
-    tf_train_prepare(in);
-    if (tr->dw_pending) {
-        tf_lora_grads(&tr->lora, m);
-        tr->dw_pending = 0;
-    }
     double norm = 0;
     st = grad_norm(tr, m, p->grad_scale, &norm, err, errlen);
     if (st) {
@@ -638,8 +644,9 @@ rlaif_status tf_plugin_step(void *self, const rlaif_step_params *p, rlaif_step_r
         if (rc) /* cannot happen after the checks above, short of a bug */
             return rlaif_errorf(err, errlen, RLAIF_E_INTERNAL, WHO ": step: %s", e2);
     }
-    if (tr->has_lora) tf_lora_apply(&tr->lora, m, 1);
-    m->version++;
+    /* LoRA: the engine reads the new A and B in place; m->params moved only
+     * where the heads are. */
+    if (!tr->has_lora || tr->n_groups > 1) m->version++;
     in->kept = 0; /* the kept activations belong to the old weights */
     tf_plugin_zero_grad(in);
     tr->step++;
@@ -702,17 +709,19 @@ static rlaif_status save_weights(tf_instance *in, const char *dir, int merged, c
                                  size_t errlen)
 {
     tf_instance *b = base_of(in);
-    tf_train *tr = b ? b->train : NULL;
-    int unmerge = tr && tr->has_lora && !merged && tr->lora.enabled;
-    if (unmerge) tf_lora_apply(&tr->lora, in->m, 0); /* bits of W0 back; re-merged below */
+    stw_dtype dtype = b && b->train ? b->train->save_dtype : STW_F32;
+    /* m->params holds W0; a view has no adapters, so it saves W0 merged or not */
+    tf_train *tr = in->is_view ? NULL : in->train;
     char path[4200], e2[1024];
     snprintf(path, sizeof path, "%s/config.json", dir);
     rlaif_status st = tf_save_config(&in->m->cfg, path, e2, sizeof e2);
     if (!st) {
         snprintf(path, sizeof path, "%s/model.safetensors", dir);
-        st = tf_save_safetensors(in->m, path, tr ? tr->save_dtype : STW_F32, e2, sizeof e2);
+        if (tr && tr->has_lora && merged)
+            st = tf_lora_save_merged(&tr->lora, in->m, path, dtype, e2, sizeof e2);
+        else
+            st = tf_save_safetensors(in->m, path, dtype, e2, sizeof e2);
     }
-    if (unmerge) tf_lora_apply(&tr->lora, in->m, 1);
     if (!st && in->tok) st = tokenizer_save(in->tok, dir, e2, sizeof e2);
     if (st) return rlaif_errorf(err, errlen, st, WHO ": save: %s", e2);
     return RLAIF_OK;
@@ -797,7 +806,6 @@ rlaif_status tf_plugin_save(void *self, const char *dir, uint32_t what, char *er
                             WHO ": save: no LoRA adapters to save (config key 'lora')");
     rlaif_status st = make_dirs(dir, err, errlen);
     if (st) return st;
-    tf_train_prepare(in);
     if (what & RLAIF_SAVE_WEIGHTS) st = save_weights(in, dir, (what & RLAIF_SAVE_MERGED) != 0, err, errlen);
     if (!st && tr && tr->has_lora && (what & (RLAIF_SAVE_ADAPTER | RLAIF_SAVE_TRAINING)))
         st = save_adapter(tr, dir, err, errlen);
@@ -829,16 +837,9 @@ static rlaif_status load_weights(tf_instance *in, const char *dir, char *err, si
                             WHO ": load_state: %s/config.json describes another model shape than "
                             "this instance's", dir);
     }
+    /* with LoRA the file holds W0: the new frozen base */
     memcpy(m->params, w->params, m->n_params * sizeof(float));
     tf_model_free(w);
-    tf_train *tr = in->train;
-    if (tr->has_lora) { /* the file holds W0 of the adapted matrices: the new frozen base */
-        for (size_t i = 0; i < tr->lora.n_mods; i++) {
-            const tf_lora_module *d = &tr->lora.mods[i];
-            memcpy(tr->lora.base + d->base_off, m->params + d->w_off, d->in * d->out * sizeof(float));
-        }
-        tr->lora.enabled = 0;
-    }
     return RLAIF_OK;
 }
 
@@ -937,11 +938,9 @@ rlaif_status tf_plugin_load_state(void *self, const char *dir, char *err, size_t
                             "without config key 'lora'", dir);
     rlaif_status st = detach_views(in, err, errlen);
     if (st) return st;
-    tf_train_prepare(in);
     if (has_w) st = load_weights(in, dir, err, errlen);
     if (!st && has_a) st = load_adapter(tr, dir, err, errlen);
     if (!st && has_s) st = load_training(in, spath, err, errlen);
-    if (tr->has_lora) tf_lora_apply(&tr->lora, in->m, 1);
     in->m->version++;
     in->kept = 0;
     tf_plugin_zero_grad(in);

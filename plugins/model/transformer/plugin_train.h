@@ -3,8 +3,7 @@
  * backward, step, zero_grad, save, load_state and reference views, wired
  * over the engine (forward.h) and the training library (train/).
  *
- * plugin.c calls these from create/destroy/info and from the start of
- * every call that runs the weights (tf_train_prepare); the vtable entries
+ * plugin.c calls these from create/destroy/info; the vtable entries
  * backward .. reference point straight at the tf_plugin_* functions.
  * See plugin_train.c for the config keys and the semantics of each call.
  */
@@ -33,12 +32,6 @@ void tf_train_config_free(tf_train_config *tc);
  * the frozen mask, optimizer tables).  Errors name the config key.
  * `tc` may be NULL (defaults). */
 rlaif_status tf_train_init(tf_instance *in, const tf_train_config *tc, char *err, size_t errlen);
-
-/* Puts the shared weights in the state this instance reads them in: with
- * LoRA the base sees W0 + s B A and a reference view sees W0 (they take
- * turns on the one buffer).  Called at the start of forward, generate and
- * next_logprobs. */
-void tf_train_prepare(tf_instance *in);
 
 /* For info(): trainable parameter count (0 for a view), LoRA active. */
 size_t tf_train_n_trainable(const tf_instance *in);

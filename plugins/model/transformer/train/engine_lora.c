@@ -1,5 +1,6 @@
 /*
- * engine_lora.c — merged-weight LoRA on the engine's model (see the header).
+ * engine_lora.c — LoRA on the engine's model, applied inside the forward
+ * (see the header).
  */
 #include "engine_lora.h"
 
@@ -42,12 +43,36 @@ static float uniform_pm(uint64_t *s, float bound)
     return (float)((2.0 * u - 1.0) * bound);
 }
 
+/* The layer, fused Linear and first output row of the matrix at offset
+ * w_off of m->params. */
+static void locate(const tf_model *m, size_t w_off, tf_adapter *d)
+{
+    const tf_config *c = &m->cfg;
+    size_t D = (size_t)c->dim, F = (size_t)c->hidden_dim;
+    size_t sizes[4] = {tf_qkv_dim(c) * D, D * (size_t)c->n_heads * (size_t)c->head_dim, 2 * F * D,
+                       D * F};
+    static const tf_lin lins[4] = {TF_LIN_QKV, TF_LIN_O, TF_LIN_UP, TF_LIN_DOWN};
+    for (int l = 0; l < c->n_layers; l++) {
+        const tf_layer *W = &m->w.layers[l];
+        const float *mats[4] = {W->wqkv, W->wo, W->w_up, W->w_down};
+        for (int k = 0; k < 4; k++) {
+            size_t start = (size_t)(mats[k] - m->params);
+            if (w_off >= start && w_off < start + sizes[k]) {
+                d->layer = l;
+                d->lin = lins[k];
+                d->col = (w_off - start) / D; /* rows of a fused [.., D] matrix */
+                return;
+            }
+        }
+    }
+}
+
 void tf_lora_free(tf_lora *L)
 {
     free(L->mods);
     free(L->params);
     free(L->grads);
-    free(L->base);
+    free(L->ad);
     memset(L, 0, sizeof *L);
 }
 
@@ -88,8 +113,6 @@ rlaif_status tf_lora_create(tf_lora *L, const tf_model *m, const lora_config *cf
         d->a_off = L->n_params;
         d->b_off = L->n_params + cfg->r * d->in;
         L->n_params += cfg->r * (d->in + d->out);
-        d->base_off = L->n_base;
-        L->n_base += d->in * d->out;
     }
     for (size_t k = 0; k < cfg->n_targets; k++)
         if (!used[k]) {
@@ -102,8 +125,8 @@ rlaif_status tf_lora_create(tf_lora *L, const tf_model *m, const lora_config *cf
     free(used);
     L->params = calloc(L->n_params ? L->n_params : 1, sizeof(float));
     L->grads = calloc(L->n_params ? L->n_params : 1, sizeof(float));
-    L->base = malloc((L->n_base ? L->n_base : 1) * sizeof(float));
-    if (!L->params || !L->grads || !L->base) {
+    L->ad = calloc(L->n_mods ? L->n_mods : 1, sizeof *L->ad);
+    if (!L->params || !L->grads || !L->ad) {
         tf_lora_free(L);
         return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, "lora: out of memory for adapters");
     }
@@ -112,7 +135,13 @@ rlaif_status tf_lora_create(tf_lora *L, const tf_model *m, const lora_config *cf
         const tf_lora_module *d = &L->mods[i];
         float bound = 1.0f / sqrtf((float)d->in);
         for (size_t j = 0; j < cfg->r * d->in; j++) L->params[d->a_off + j] = uniform_pm(&s, bound);
-        memcpy(L->base + d->base_off, m->params + d->w_off, d->in * d->out * sizeof(float));
+        locate(m, d->w_off, &L->ad[i]);
+        L->ad[i].in = d->in;
+        L->ad[i].out = d->out;
+        L->ad[i].r = cfg->r;
+        L->ad[i].s = L->scale;
+        L->ad[i].a = L->params + d->a_off;
+        L->ad[i].b = L->params + d->b_off;
     }
     return RLAIF_OK;
 }
@@ -166,68 +195,69 @@ rlaif_status tf_lora_save(const tf_lora *L, const char *dir, char *err, size_t e
     return rc ? RLAIF_E_IO : RLAIF_OK;
 }
 
-void tf_lora_apply(tf_lora *L, tf_model *m, int enabled)
+void tf_lora_attach(tf_lora *L, tf_engine *e, int on, int with_grads)
 {
     for (size_t i = 0; i < L->n_mods; i++) {
-        const tf_lora_module *d = &L->mods[i];
-        float *w = m->params + d->w_off;
-        memcpy(w, L->base + d->base_off, d->in * d->out * sizeof(float));
-        if (enabled)
-            lora_merge(w, L->params + d->a_off, L->params + d->b_off, L->scale, 1.0f, d->in,
-                       d->out, L->cfg.r);
+        L->ad[i].ga = with_grads ? L->grads + L->mods[i].a_off : NULL;
+        L->ad[i].gb = with_grads ? L->grads + L->mods[i].b_off : NULL;
     }
-    L->enabled = enabled;
+    tf_engine_set_adapters(e, on ? L->ad : NULL, on ? L->n_mods : 0);
 }
 
-rlaif_status tf_lora_grad_view(const tf_lora *L, const tf_model *m, tf_weights *g, char *err,
-                               size_t errlen)
+/* ===== Merged export ==================================================== */
+
+typedef struct merged_src {
+    const float *w, *a, *b;  /* W0 [out, in], A [r, in], B [out, r] */
+    float s;
+    size_t in, r;
+} merged_src;
+
+/* stw fill: elements [first, first+n) of W0 + s B A, whole rows with one
+ * product, partial rows (at the ends of the piece) one at a time. */
+static void merged_fill(void *ctx, float *out, size_t first, size_t n)
 {
-    memset(g, 0, sizeof *g);
-    g->layers = calloc((size_t)m->cfg.n_layers, sizeof *g->layers);
-    if (!g->layers || !m->grads) {
-        tf_weights_free(g);
-        return rlaif_errorf(err, errlen, m->grads ? RLAIF_E_NOMEM : RLAIF_E_STATE,
-                            "lora: %s", m->grads ? "out of memory" : "model gradients not allocated");
+    const merged_src *m = ctx;
+    size_t in = m->in, row = first / in, col = first % in, done = 0;
+    while (done < n) {
+        size_t rows = col == 0 ? (n - done) / in : 0;
+        size_t cnt = rows ? rows * in : (in - col < n - done ? in - col : n - done);
+        size_t k = rows ? rows : 1, w = rows ? in : cnt;
+        memcpy(out + done, m->w + row * in + col, cnt * sizeof(float));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)k, (int)w, (int)m->r, m->s,
+                    m->b + row * m->r, (int)m->r, m->a + col, (int)in, 1.0f, out + done, (int)w);
+        done += cnt;
+        row += k;
+        col = 0;
     }
-    for (size_t i = 0; i < L->n_mods; i++) {
-        size_t off = L->mods[i].w_off;
-        for (int l = 0; l < m->cfg.n_layers; l++) {
-            const tf_layer *G = &m->g.layers[l];
-            tf_layer *V = &g->layers[l];
-            /* the fused matrix whose rows hold this module */
-            float *const mats[4] = {G->wqkv, G->wo, G->w_up, G->w_down};
-            float **views[4] = {&V->wqkv, &V->wo, &V->w_up, &V->w_down};
-            size_t sizes[4];
-            size_t D = (size_t)m->cfg.dim, F = (size_t)m->cfg.hidden_dim;
-            sizes[0] = tf_qkv_dim(&m->cfg) * D;
-            sizes[1] = D * (size_t)m->cfg.n_heads * (size_t)m->cfg.head_dim;
-            sizes[2] = 2 * F * D;
-            sizes[3] = D * F;
-            for (int k = 0; k < 4; k++) {
-                if (!mats[k]) continue;
-                size_t start = (size_t)(mats[k] - m->grads);
-                if (off >= start && off < start + sizes[k]) *views[k] = mats[k];
+}
+
+rlaif_status tf_lora_save_merged(const tf_lora *L, const tf_model *m, const char *path,
+                                 stw_dtype dtype, char *err, size_t errlen)
+{
+    stw_tensor *t = calloc(m->n_tab ? m->n_tab : 1, sizeof *t);
+    merged_src *src = calloc(L->n_mods ? L->n_mods : 1, sizeof *src);
+    if (!t || !src) {
+        free(t), free(src);
+        return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, "%s: out of memory", path);
+    }
+    for (size_t i = 0; i < m->n_tab; i++) {
+        const tf_param *p = &m->tab[i];
+        t[i] = (stw_tensor){.name = p->name, .data = m->params + p->offset,
+                            .ndim = (size_t)p->ndim, .shape = {p->shape[0], p->shape[1]},
+                            .dtype = dtype};
+        for (size_t k = 0; k < L->n_mods; k++)
+            if (L->mods[k].w_off == p->offset) {
+                const tf_lora_module *d = &L->mods[k];
+                src[k] = (merged_src){m->params + d->w_off, L->params + d->a_off,
+                                      L->params + d->b_off, L->scale, d->in, L->cfg.r};
+                t[i].fill = merged_fill;
+                t[i].fill_ctx = &src[k];
             }
-        }
     }
-    return RLAIF_OK;
-}
-
-void tf_lora_grads(tf_lora *L, const tf_model *m)
-{
-    size_t r = L->cfg.r;
-    for (size_t i = 0; i < L->n_mods; i++) {
-        const tf_lora_module *d = &L->mods[i];
-        const float *dw = m->grads + d->w_off;
-        /* dA[r,in] += s B^T[r,out] dW[out,in] */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)r, (int)d->in, (int)d->out,
-                    L->scale, L->params + d->b_off, (int)r, dw, (int)d->in, 1.0f,
-                    L->grads + d->a_off, (int)d->in);
-        /* dB[out,r] += s dW[out,in] A^T[in,r] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)d->out, (int)r, (int)d->in,
-                    L->scale, dw, (int)d->in, L->params + d->a_off, (int)d->in, 1.0f,
-                    L->grads + d->b_off, (int)r);
-    }
+    int rc = stw_write(path, t, m->n_tab, err, errlen);
+    free(t);
+    free(src);
+    return rc ? RLAIF_E_IO : RLAIF_OK;
 }
 
 size_t tf_lora_adamw_tensors(const tf_lora *L, adamw_tensor *out)

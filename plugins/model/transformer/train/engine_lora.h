@@ -1,22 +1,23 @@
 /*
- * engine_lora.h — LoRA adapters on the engine's model (model.h) without
- * touching its forward: the adapted weights are MERGED into the parameter
- * buffer the forward reads, and the adapter gradients come from the merged
- * weights' gradients by the chain rule.
+ * engine_lora.h — LoRA adapters on the engine's model (model.h), applied
+ * inside the forward's Linear layers (forward.h, tf_adapter): the base
+ * weights W0 are never written.
  *
- *   forward (adapters on):  W = W0 + s B A      for every targeted Linear
- *   reference (adapters off): W = W0            (exactly: W0 is copied back)
- *   backward: tf_train_backward with the view tf_lora_grad_view (only the
- *             targeted matrices get a gradient dW), then tf_lora_grads:
- *             dA += s B^T dW,  dB += s dW A^T
+ *   forward (adapters attached):  y = x W0ᵀ + (s x Aᵀ) Bᵀ   for every targeted Linear
+ *   reference (adapters off):     y = x W0ᵀ                 (an engine without them: exact)
+ *   backward: tf_train_backward with a gradient view that has no member
+ *             for the frozen base (no dW is ever formed, no model-sized
+ *             gradient buffer exists); dx flows through W0 and the adapter
+ *             path, and the adapters' own gradients accumulate into
+ *             L->grads: dB += dyᵀ u, dA += s (dy B)ᵀ x, with u = s x Aᵀ kept
+ *             by the forward ([T, r] per module).
  *
- * W0 of the targeted matrices is kept once (the frozen base); the
- * reference policy is tf_lora_apply(L, m, 0) on the same buffer, no second
- * model.  This is exact and needs nothing from the forward; what it gives
- * up against adapters applied inside the forward (y += s (x A^T) B^T, see
- * lora.h, which the forward can adopt later) is the dW computation of the
- * targeted matrices in the backward and a re-merge (2 r in out flops per
- * matrix) after each optimizer step.
+ * Each module sits on a column range of one of the engine's fused
+ * matrices: q_proj, k_proj, v_proj on wqkv's rows, gate_proj and up_proj on
+ * w_up's, o_proj on wo, down_proj on w_down.  An optimizer step changes
+ * only A and B (L->params), which the engine reads in place.  Exporting the
+ * merged model (W0 + s B A) streams each merged matrix to the file without
+ * materialising it (tf_lora_save_merged).
  *
  * Targets: the Linear layers of Llama/Qwen2 blocks (q_proj, k_proj,
  * v_proj, o_proj, gate_proj, up_proj, down_proj), matched by PEFT's rule
@@ -30,17 +31,18 @@
 #include <stdint.h>
 
 #include "adamw.h"
+#include "forward.h"
 #include "lora.h"
 #include "model.h"
 #include "rlaif/plugin.h"
+#include "st_write.h"
 
 typedef struct tf_lora_module {
     char module[96];        /* e.g. "model.layers.0.self_attn.q_proj" */
     char a_name[160], b_name[160]; /* PEFT tensor names (file layout) */
-    size_t w_off;           /* offset of W[out, in] in the model's params/grads */
+    size_t w_off;           /* offset of W[out, in] in the model's params */
     size_t in, out;
     size_t a_off, b_off;    /* offsets of A [r, in] and B [out, r] in params/grads below */
-    size_t base_off;        /* offset of W0 in base */
 } tf_lora_module;
 
 typedef struct tf_lora {
@@ -50,14 +52,13 @@ typedef struct tf_lora {
     size_t n_mods;
     float *params, *grads;  /* all A and B, flat [n_params] each */
     size_t n_params;
-    float *base;            /* W0 of every targeted matrix, flat */
-    size_t n_base;
-    int enabled;            /* what tf_lora_apply last wrote */
+    tf_adapter *ad;         /* [n_mods] the engine's view of the modules (forward.h):
+                               A, B and their gradients point into params/grads */
 } tf_lora;
 
 /* Adapters for cfg's targets on m: A ~ U(-1/sqrt(in), 1/sqrt(in)) from
  * seed, B = 0 (PEFT's initialisation: the adapted model starts equal to
- * the base), W0 copied from m.  Errors name the target or module. */
+ * the base).  Nothing of m is copied.  Errors name the target or module. */
 rlaif_status tf_lora_create(tf_lora *L, const tf_model *m, const lora_config *cfg, uint64_t seed,
                             char *err, size_t errlen);
 void tf_lora_free(tf_lora *L);
@@ -69,18 +70,16 @@ rlaif_status tf_lora_load(tf_lora *L, const char *path, char *err, size_t errlen
 /* Writes <dir>/adapter_model.safetensors and adapter_config.json. */
 rlaif_status tf_lora_save(const tf_lora *L, const char *dir, char *err, size_t errlen);
 
-/* Writes W0 + s B A (enabled) or exactly W0 (disabled) into m->params for
- * every targeted matrix.  Call after every change of A/B. */
-void tf_lora_apply(tf_lora *L, tf_model *m, int enabled);
+/* Attaches the adapters to engine e (on) or detaches them (off), see
+ * tf_engine_set_adapters.  with_grads: the backward accumulates into
+ * L->grads (else the adapters are frozen: no gradient written). */
+void tf_lora_attach(tf_lora *L, tf_engine *e, int on, int with_grads);
 
-/* A gradient view for tf_train_backward in which only the fused matrices
- * holding a targeted module point into m->grads (all else NULL: frozen).
- * g->layers is allocated here (tf_weights_free). */
-rlaif_status tf_lora_grad_view(const tf_lora *L, const tf_model *m, tf_weights *g, char *err,
-                               size_t errlen);
-
-/* dA += s B^T dW and dB += s dW A^T from m->grads (accumulates). */
-void tf_lora_grads(tf_lora *L, const tf_model *m);
+/* Writes m as model.safetensors at path with every adapted matrix merged,
+ * W0 + s B A, computed a piece at a time while writing (m is not changed
+ * and no merged copy is held). */
+rlaif_status tf_lora_save_merged(const tf_lora *L, const tf_model *m, const char *path,
+                                 stw_dtype dtype, char *err, size_t errlen);
 
 /* One AdamW tensor per A and B (weight decay on: both are matrices);
  * out must hold 2 * n_mods entries.  Returns the count. */
