@@ -5,14 +5,17 @@
  *   - sgemm: OpenBLAS GFLOP/s on a 2048² product with the same thread count;
  *   - STREAM triad GB/s (a = b + s·c over 3 × 160 MB, the engine's pool);
  *   - prefill/scoring: forward + per-token logprobs over 8 × 256 tokens,
- *     achieved GFLOP/s (matmuls + causal attention) as a fraction of sgemm;
+ *     achieved GFLOP/s (matmuls + causal attention) as a fraction of sgemm,
+ *     with f32 matmuls and with the opt-in bf16 matmuls (AMX tiles where the
+ *     CPU has them; "amx" in the line says whether it did);
  *   - decode at batch 1: tokens/s against the bandwidth bound (weight bytes
  *     per token ÷ triad GB/s); decode at batch 16: aggregate tokens/s; both
  *     with f32 weights and with the opt-in bf16 decode weights;
  *   - peak resident memory of each case (each case runs in its own child
  *     process, so ru_maxrss is that case's peak).
  * Prints one JSON line per measurement.  Usage:
- *   bench_model [--threads N] [--config ts15m|smol135m|all] [--quick]
+ *   bench_model [--threads N] [--config ts15m|smol135m|all]
+ *               [--phase prefill|decode|all] [--quick]
  */
 #include <cblas.h>
 #include <stdio.h>
@@ -25,6 +28,7 @@
 
 #include "forward.h"
 #include "generate.h"
+#include "matmul_bf16.h"
 
 static int g_threads = 2, g_quick = 0;
 
@@ -177,13 +181,20 @@ static double forward_flops(const tf_config *c, size_t n, size_t len)
     return per_tok * T + att;
 }
 
+typedef struct prefill_arg {
+    const bench_cfg *bc;
+    int bf16;
+} prefill_arg;
+
 static void bench_prefill(const void *arg)
 {
-    const bench_cfg *bc = arg;
+    const prefill_arg *pa = arg;
+    const bench_cfg *bc = pa->bc;
     tf_model *m = random_model(&bc->c);
     tf_engine e;
     char err[256];
     tf_engine_init(&e, m, g_threads, err, sizeof err);
+    tf_pool_set_bf16(e.pool, pa->bf16);
     size_t B = 8, L = 256;
     int32_t *ids = malloc(B * L * sizeof *ids);
     const int32_t *seqs[8];
@@ -207,11 +218,13 @@ static void bench_prefill(const void *arg)
         if (t < best) best = t, best_cpu = c;
     }
     double gf = forward_flops(&bc->c, B, L) / best / 1e9;
-    printf("{\"bench\": \"prefill\", \"config\": \"%s\", \"batch\": %zu, \"len\": %zu, "
-           "\"threads\": %d, \"seconds\": %.3f, \"tokens_per_s\": %.0f, \"gflops\": %.1f, "
+    printf("{\"bench\": \"prefill\", \"config\": \"%s\", \"matmul\": \"%s\", \"amx\": %s, "
+           "\"batch\": %zu, \"len\": %zu, \"threads\": %d, \"seconds\": %.3f, \"tokens_per_s\": %.0f, \"gflops\": %.1f, "
            "\"sgemm_gflops\": %.1f, \"fraction_of_sgemm\": %.2f, \"cpu_util\": %.2f, "
            "\"peak_rss_mb\": %.0f}\n",
-           bc->name, B, L, g_threads, best, (double)(B * L) / best, gf, g_sgemm_gflops,
+           bc->name, pa->bf16 ? "bf16" : "f32",
+           pa->bf16 && tf_bf16_amx_available() ? "true" : "false", B, L, g_threads, best,
+           (double)(B * L) / best, gf, g_sgemm_gflops,
            gf / g_sgemm_gflops, best_cpu / (best * g_threads), peak_rss_mb());
     free(ids), free(lp);
     tf_engine_free(&e);
@@ -318,12 +331,14 @@ static double run_reference(void (*fn)(const void *), const char *key)
 
 int main(int argc, char **argv)
 {
-    const char *which = "all";
+    const char *which = "all", *phase = "all";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             g_threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--config") && i + 1 < argc)
             which = argv[++i];
+        else if (!strcmp(argv[i], "--phase") && i + 1 < argc)
+            phase = argv[++i];
         else if (!strcmp(argv[i], "--quick"))
             g_quick = 1;
     }
@@ -335,8 +350,13 @@ int main(int argc, char **argv)
     g_triad_gbs = run_reference(bench_triad, "\"gbs\": ");
     for (int k = 0; k < 2; k++) {
         if (strcmp(which, "all") && strcmp(which, configs[k].name)) continue;
-        in_child(bench_prefill, &configs[k]);
-        for (int bf16 = 0; bf16 < 2; bf16++) {
+        int pre = !strcmp(phase, "all") || !strcmp(phase, "prefill");
+        int dec = !strcmp(phase, "all") || !strcmp(phase, "decode");
+        for (int bf16 = 0; pre && bf16 < 2; bf16++) {
+            prefill_arg pa = {&configs[k], bf16};
+            in_child(bench_prefill, &pa);
+        }
+        for (int bf16 = 0; dec && bf16 < 2; bf16++) {
             decode_arg d1 = {&configs[k], 1, bf16}, d16 = {&configs[k], 16, bf16};
             in_child(bench_decode, &d1);
             in_child(bench_decode, &d16);

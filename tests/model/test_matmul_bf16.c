@@ -140,6 +140,46 @@ START_TEST(test_pool_switch)
 }
 END_TEST
 
+/* Weights declared to the pool are packed once per version: a product
+ * after the weights changed and the version moved uses the new weights;
+ * memory outside the declared range is never cached. */
+START_TEST(test_weight_cache)
+{
+    tf_pool *pool = tf_pool_create(2);
+    size_t M = 48, N = 40, K = 70;
+    float *W = rand_buf(2 * N * K); /* the "parameters": two matrices */
+    float *X = rand_buf(M * K), *C = malloc(M * N * sizeof *C), *R = malloc(M * N * sizeof *R);
+    uint64_t version = 1;
+    tf_pool_set_weights(pool, W, 2 * N * K * sizeof *W, &version);
+    for (int tB = 0; tB < 2; tB++) {
+        const float *B = W + N * K; /* the second matrix */
+        size_t ldb = tB ? K : N;
+        for (int round = 0; round < 3; round++) {
+            if (round == 2) { /* change the weights: a new version */
+                for (size_t i = 0; i < N * K; i++) W[N * K + i] *= -0.5f;
+                version++;
+            }
+            tf_matmul_bf16(pool, C, N, X, K, 0, B, ldb, tB, M, N, K, 0);
+            tf_bf16_force_portable(1);
+            tf_matmul_bf16(pool, R, N, X, K, 0, B, ldb, tB, M, N, K, 0);
+            tf_bf16_force_portable(0);
+            for (size_t i = 0; i < M * N; i++)
+                ck_assert_msg(fabsf(C[i] - R[i]) <= 1e-4f, "tB%d round %d: [%zu] %g vs %g", tB,
+                              round, i, C[i], R[i]);
+        }
+    }
+    /* an operand outside the weights is packed afresh each time */
+    float *B2 = rand_buf(N * K);
+    tf_matmul_bf16(pool, C, N, X, K, 0, B2, K, 1, M, N, K, 0);
+    for (size_t i = 0; i < N * K; i++) B2[i] = -B2[i];
+    tf_matmul_bf16(pool, R, N, X, K, 0, B2, K, 1, M, N, K, 0);
+    for (size_t i = 0; i < M * N; i++) ck_assert(fabsf(C[i] + R[i]) <= 1e-4f);
+    tf_pool_set_weights(pool, NULL, 0, NULL);
+    free(W), free(X), free(C), free(R), free(B2);
+    tf_pool_free(pool);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("matmul_bf16");
@@ -148,6 +188,7 @@ int main(void)
     tcase_add_test(tc, test_bf16_fast_path);
     tcase_add_test(tc, test_bf16_portable_path);
     tcase_add_test(tc, test_pool_switch);
+    tcase_add_test(tc, test_weight_cache);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -211,6 +211,82 @@ static void matmul_portable(tf_pool *pool, float *C, size_t ldc, const float *A,
     free(b);
 }
 
+/* ===== Packed weights ==================================================== */
+
+typedef struct cache_entry {
+    const float *b;
+    size_t ldb, n, k;
+    int trans;
+    uint64_t version;
+    uint16_t *packed;     /* Np * Kp bf16 */
+} cache_entry;
+
+struct tf_bf16_cache {
+    const char *base;
+    size_t bytes;
+    const uint64_t *version;
+    cache_entry *e;
+    size_t n, cap;
+};
+
+tf_bf16_cache *tf_bf16_cache_new(void) { return calloc(1, sizeof(tf_bf16_cache)); }
+
+static void cache_clear(tf_bf16_cache *c)
+{
+    for (size_t i = 0; i < c->n; i++) free(c->e[i].packed);
+    c->n = 0;
+}
+
+void tf_bf16_cache_free(tf_bf16_cache *c)
+{
+    if (!c) return;
+    cache_clear(c);
+    free(c->e);
+    free(c);
+}
+
+void tf_bf16_cache_set_weights(tf_bf16_cache *c, const void *base, size_t bytes,
+                               const uint64_t *version)
+{
+    if (c->base != base || c->bytes != bytes) cache_clear(c);
+    c->base = base;
+    c->bytes = base ? bytes : 0;
+    c->version = version;
+}
+
+/* The entry for B when B is a weight (inside the declared memory), created
+ * if new; NULL otherwise or when out of memory.  *fresh says whether its
+ * packed copy must be (re)made. */
+static cache_entry *cache_lookup(tf_bf16_cache *c, const float *b, size_t ldb, int trans,
+                                 size_t n, size_t k, int *fresh)
+{
+    if (!c || !c->base || !c->version) return NULL;
+    const char *p = (const char *)b;
+    if (p < c->base || p >= c->base + c->bytes) return NULL;
+    uint64_t v = *c->version;
+    for (size_t i = 0; i < c->n; i++) {
+        cache_entry *e = &c->e[i];
+        if (e->b == b && e->ldb == ldb && e->trans == trans && e->n == n && e->k == k) {
+            *fresh = e->version != v;
+            e->version = v;
+            return e;
+        }
+    }
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 64;
+        cache_entry *ne = realloc(c->e, cap * sizeof *ne);
+        if (!ne) return NULL;
+        c->e = ne;
+        c->cap = cap;
+    }
+    uint16_t *packed = aligned_alloc(64, round_up(n, 32) * round_up(k, 32) * sizeof *packed);
+    if (!packed) return NULL;
+    cache_entry *e = &c->e[c->n++];
+    *e = (cache_entry){b, ldb, n, k, trans, v, packed};
+    *fresh = 1;
+    return e;
+}
+
 /* ===== The block loop (AMX path) ======================================== */
 
 typedef struct block_job {
@@ -261,23 +337,27 @@ static void matmul_amx(tf_pool *pool, float *C, size_t ldc, const float *A, size
 {
     size_t Kp = round_up(K, 32), Mp = round_up(M, 32), Np = round_up(N, 32);
     size_t nt = (size_t)tf_pool_size(pool);
-    size_t a_elems = Mp * Kp, b_elems = Np * Kp, t_elems = nt * Kp;
+    int fresh = 0;
+    cache_entry *ce = cache_lookup(tf_pool_bf16_cache(pool), B, ldb, transB, N, K, &fresh);
+    size_t a_elems = Mp * Kp, b_elems = ce ? 0 : Np * Kp, t_elems = nt * Kp;
     uint16_t *ap = tf_pool_scratch(pool, (a_elems + b_elems + t_elems) * sizeof(uint16_t));
     if (!ap) {
         /* No pool scratch (no pool, or out of memory): same numbers without tiles. */
         matmul_portable(pool, C, ldc, A, lda, transA, B, ldb, transB, M, N, K, accumulate);
         return;
     }
-    uint16_t *bp = ap + a_elems;
+    uint16_t *bp = ce ? ce->packed : ap + a_elems, *tmp = ap + a_elems + b_elems;
 
     pack_job pa = {ap, A, lda, transA, M, K, Kp, Mp, 0, NULL};
     pa.chunk = round_up((Mp + nt - 1) / nt, 64);
     tf_pool_run(pool, (Mp + pa.chunk - 1) / pa.chunk, pack_a_task, &pa);
 
-    pack_job pb = {bp, B, ldb, transB, N, K, Kp, Np, 0, bp + b_elems};
-    size_t panels = Np / 16;
-    pb.chunk = (panels + 4 * nt - 1) / (4 * nt);
-    tf_pool_run(pool, (panels + pb.chunk - 1) / pb.chunk, pack_b_task, &pb);
+    if (!ce || fresh) {
+        pack_job pb = {bp, B, ldb, transB, N, K, Kp, Np, 0, tmp};
+        size_t panels = Np / 16;
+        pb.chunk = (panels + 4 * nt - 1) / (4 * nt);
+        tf_pool_run(pool, (panels + pb.chunk - 1) / pb.chunk, pack_b_task, &pb);
+    }
 
     block_job bj = {C, ldc, M, N, accumulate, ap, bp, Kp, Mp / 32, Np / 32, 8};
     /* Small products keep at least 4 tasks per thread. */

@@ -38,6 +38,15 @@ void tf_matmul_bf16(tf_pool *pool, float *C, size_t ldc, const float *A, size_t 
                     const float *B, size_t ldb, int transB, size_t M, size_t N, size_t K,
                     int accumulate);
 
+/* The pool's state for this path: which memory holds the weights, and
+ * their packed copies (pool.h: tf_pool_set_weights).  Entries are keyed by
+ * pointer, shape, stride and layout; one whose weights' version moved is
+ * repacked in place. */
+tf_bf16_cache *tf_bf16_cache_new(void);
+void tf_bf16_cache_free(tf_bf16_cache *c);
+void tf_bf16_cache_set_weights(tf_bf16_cache *c, const void *base, size_t bytes,
+                               const uint64_t *version);
+
 /* Forces the portable path (tests compare the two): 1 = never use AMX. */
 void tf_bf16_force_portable(int on);
 

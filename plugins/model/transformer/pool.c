@@ -4,6 +4,8 @@
  */
 #include "pool.h"
 
+#include "matmul_bf16.h"
+
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -46,6 +48,7 @@ struct tf_pool {
     int bf16;                    /* matmul precision (tf_pool_set_bf16) */
     void *scratch;
     size_t scratch_cap;
+    tf_bf16_cache *bf16_cache;   /* created on first use, see matmul_bf16.h */
 };
 
 typedef struct worker_arg {
@@ -125,6 +128,7 @@ void tf_pool_free(tf_pool *p)
     pthread_cond_destroy(&p->wake);
     free(p->threads);
     free(p->scratch);
+    tf_bf16_cache_free(p->bf16_cache);
     free(p);
 }
 
@@ -134,6 +138,18 @@ void tf_pool_set_bf16(tf_pool *p, int on)
 }
 
 int tf_pool_bf16(const tf_pool *p) { return p ? p->bf16 : 0; }
+
+tf_bf16_cache *tf_pool_bf16_cache(tf_pool *p)
+{
+    if (p && !p->bf16_cache) p->bf16_cache = tf_bf16_cache_new();
+    return p ? p->bf16_cache : NULL;
+}
+
+void tf_pool_set_weights(tf_pool *p, const void *base, size_t bytes, const uint64_t *version)
+{
+    tf_bf16_cache *c = tf_pool_bf16_cache(p);
+    if (c) tf_bf16_cache_set_weights(c, base, bytes, version);
+}
 
 void *tf_pool_scratch(tf_pool *p, size_t bytes)
 {

@@ -12,6 +12,7 @@
 #define TF_POOL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct tf_pool tf_pool;
 typedef void (*tf_task_fn)(void *ctx, size_t task, int thread);
@@ -32,5 +33,15 @@ int tf_pool_bf16(const tf_pool *p);
  * pool).  The pool's user is one thread at a time, like tf_pool_run's.
  * NULL for a NULL pool or when out of memory. */
 void *tf_pool_scratch(tf_pool *p, size_t bytes);
+
+/* Tells the bf16 path which memory holds the weights: a B operand inside
+ * [base, base + bytes) is packed once and reused until *version changes
+ * (the model's tf_model.version, read at each product; it must outlive the
+ * pool's use).  Off until called; base NULL turns it off. */
+void tf_pool_set_weights(tf_pool *p, const void *base, size_t bytes, const uint64_t *version);
+
+/* The bf16 path's state kept by the pool (matmul_bf16.c owns the type). */
+typedef struct tf_bf16_cache tf_bf16_cache;
+tf_bf16_cache *tf_pool_bf16_cache(tf_pool *p);
 
 #endif
