@@ -18,7 +18,10 @@
  *
  * Usage (RLAIF_PLUGIN_PATH must name the built plugins folder):
  *   bench_train_plugin [--threads N] [--config ts15m|smol135m|all]
- *                      [--mode full|lora|all] [--steps K] [--quick]
+ *                      [--mode full|lora|all] [--matmul f32|bf16|all] [--steps K]
+ *                      [--quick]
+ * --matmul: the plugin's matrix-product precision (default all: f32, then
+ * bf16 mixed precision, which runs on AMX tiles where the CPU has them).
  * --quick: one timed step after the warm-up, sgemm with fewer reps.
  */
 #include <math.h>
@@ -91,6 +94,7 @@ typedef struct bench_case {
     const bu_shape *shape;
     const char *dir;  /* the random-weight Hugging Face folder */
     int lora;
+    int bf16;         /* the plugin's matmul = "bf16" (mixed precision) */
 } bench_case;
 
 static int write_folder(const void *arg)
@@ -113,7 +117,7 @@ static rlc_instance *load_model(const bench_case *bc, char *err, size_t errlen)
                       ", \"lora\": {\"rank\": %d, \"alpha\": %d, \"targets\": [\"q_proj\", "
                       "\"k_proj\", \"v_proj\", \"o_proj\", \"gate_proj\", \"up_proj\", "
                       "\"down_proj\"]}", LORA_RANK, 2 * LORA_RANK);
-    snprintf(cfg + n, sizeof cfg - (size_t)n, "}");
+    snprintf(cfg + n, sizeof cfg - (size_t)n, "%s}", bc->bf16 ? ", \"matmul\": \"bf16\"" : "");
     rlc_init(NULL);
     rlc_plugin *p = rlc_plugin_find(RLAIF_KIND_MODEL, "transformer", err, errlen);
     return p ? rlc_instance_create(p, cfg, err, errlen) : NULL;
@@ -212,7 +216,7 @@ static int run_case(const void *arg)
         /* PyTorch 1.13 on the reference machine, quoted in issue 4 (full only) */
         double torch_tps = bc->lora ? 0 : big ? 215 : 1330;
         printf("{\"bench\": \"train_step\", \"config\": \"%s\", \"mode\": \"%s\", "
-               "\"batch\": %zu, \"len\": %zu, \"threads\": %d, \"steps\": %d, "
+               "\"matmul\": \"%s\", \"batch\": %zu, \"len\": %zu, \"threads\": %d, \"steps\": %d, "
                "\"n_params\": %llu, \"n_trainable\": %llu, "
                "\"seconds_mean\": %.3f, \"seconds_best\": %.3f, \"forward_s\": %.3f, "
                "\"backward_s\": %.3f, \"adamw_s\": %.3f, \"tokens_per_s\": %.1f, "
@@ -220,7 +224,8 @@ static int run_case(const void *arg)
                "\"sgemm_gflops\": %.1f, \"utilisation\": %.3f, \"cpu_util\": %.2f, "
                "\"sgemm_cpu_util\": %.2f, \"utilisation_per_cpu_s\": %.3f, "
                "\"rss_loaded_mb\": %.0f, \"peak_rss_mb\": %.0f",
-               sh->name, bc->lora ? "lora" : "full", B, T, g_threads, g_steps,
+               sh->name, bc->lora ? "lora" : "full", bc->bf16 ? "bf16" : "f32", B, T, g_threads,
+               g_steps,
                (unsigned long long)info.n_params, (unsigned long long)info.n_trainable, mean,
                tm.best, tm.fwd / k, tm.bwd / k, tm.opt / k, tps, (double)N / tm.best, fpt * 1e-6,
                gf, g_sgemm, g_sgemm > 0 ? gf / g_sgemm : 0.0, cpu, g_sgemm_cpu, util_cpu,
@@ -274,7 +279,7 @@ static void remove_folder(const char *dir)
 
 int main(int argc, char **argv)
 {
-    const char *which = "all", *mode = "all";
+    const char *which = "all", *mode = "all", *matmul = "all";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             g_threads = atoi(argv[++i]);
@@ -282,13 +287,16 @@ int main(int argc, char **argv)
             which = argv[++i];
         else if (!strcmp(argv[i], "--mode") && i + 1 < argc)
             mode = argv[++i];
+        else if (!strcmp(argv[i], "--matmul") && i + 1 < argc)
+            matmul = argv[++i];
         else if (!strcmp(argv[i], "--steps") && i + 1 < argc)
             g_steps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--quick"))
             g_quick = 1;
         else {
             fprintf(stderr, "usage: %s [--threads N] [--config ts15m|smol135m|all] "
-                    "[--mode full|lora|all] [--steps K] [--quick]\n", argv[0]);
+                    "[--mode full|lora|all] [--matmul f32|bf16|all] [--steps K] [--quick]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -308,15 +316,18 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_train_plugin: cannot make a temporary folder\n");
             return 1;
         }
-        bench_case bc = {bu_shape_find(names[k]), dir, 0};
+        bench_case bc = {bu_shape_find(names[k]), dir, 0, 0};
         if (in_child(write_folder, &bc)) {
             failed = 1;
         } else {
-            for (int lora = 0; lora < 2; lora++) {
-                if (strcmp(mode, "all") && strcmp(mode, lora ? "lora" : "full")) continue;
-                bc.lora = lora;
-                if (in_child(run_case, &bc)) failed = 1;
-            }
+            for (int bf16 = 0; bf16 < 2; bf16++)
+                for (int lora = 0; lora < 2; lora++) {
+                    if (strcmp(mode, "all") && strcmp(mode, lora ? "lora" : "full")) continue;
+                    if (strcmp(matmul, "all") && strcmp(matmul, bf16 ? "bf16" : "f32")) continue;
+                    bc.lora = lora;
+                    bc.bf16 = bf16;
+                    if (in_child(run_case, &bc)) failed = 1;
+                }
         }
         remove_folder(dir);
     }

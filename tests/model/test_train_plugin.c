@@ -294,6 +294,47 @@ START_TEST(test_sft_lowers_heldout_loss)
 }
 END_TEST
 
+/* ===== Mixed precision (matmul = "bf16") ================================ */
+
+/* bf16 products give log-probabilities near the f32 ones but not equal to
+ * them (the switch reaches the products), and SFT in mixed precision lowers
+ * the held-out loss as f32 SFT does. */
+START_TEST(test_bf16_matmul)
+{
+    rlc_instance *f = mu_model(stories_cfg(NULL));
+    rlc_instance *h = mu_model(stories_cfg("\"matmul\": \"bf16\""));
+    const rlaif_model_vtable *vt = mu_vt(h);
+    void *self = rlc_instance_self(h);
+    static batch tr, ho;
+    batch_make(&tr, vt, self, ZORP, 6);
+    batch_make(&ho, vt, self, ZORP_HELDOUT, 2);
+    static float lf[MAXB * MAXT], lh[MAXB * MAXT];
+    logprobs(mu_vt(f), rlc_instance_self(f), &tr, lf, 0);
+    double before = logprobs(vt, self, &tr, lh, 0);
+    double maxd = 0, sumd = 0;
+    for (size_t i = 0; i < tr.total; i++) {
+        double d = fabs((double)lf[i] - lh[i]);
+        maxd = d > maxd ? d : maxd;
+        sumd += d;
+    }
+    printf("bf16 matmul: |logprob - f32| mean %.2e, max %.2e over %zu tokens\n",
+           sumd / (double)tr.total, maxd, tr.total);
+    ck_assert_msg(maxd > 0, "bf16 logprobs equal the f32 ones: the products stayed f32");
+    ck_assert_msg(maxd < 0.15 && sumd / (double)tr.total < 0.03, "bf16 drifts: mean %g max %g",
+                  sumd / (double)tr.total, maxd);
+    before = logprobs(vt, self, &ho, lh, 0);
+    for (int s = 0; s < 12; s++) {
+        backward_mean(vt, self, &tr);
+        step(vt, self, 2e-3f);
+    }
+    double after = logprobs(vt, self, &ho, lh, 0);
+    printf("bf16 sft: held-out mean token logprob %.4f -> %.4f after 12 steps\n", before, after);
+    ck_assert_msg(after > before + 0.2, "held-out mean logprob %g -> %g", before, after);
+    rlc_instance_unref(h);
+    rlc_instance_unref(f);
+}
+END_TEST
+
 /* ===== Exact resume ===================================================== */
 
 /* Trains `steps` steps (SFT on values and logprobs: the value head trains
@@ -827,6 +868,7 @@ START_TEST(test_config_errors)
     expect_error(stories_cfg("\"lora\": {\"rank\": 4}, \"freeze\": [\"layers.0.\"]"), "freeze");
     expect_error(stories_cfg("\"trainable\": [\"a\"], \"freeze\": [\"b\"]"), "trainable");
     expect_error(stories_cfg("\"save_dtype\": \"float16\""), "save_dtype");
+    expect_error(stories_cfg("\"matmul\": \"fp8\""), "matmul");
     char cfg[2048];
     snprintf(cfg, sizeof cfg, "{\"path\": \"%s/golden/gpt2_tiny\", \"lora\": {\"rank\": 2, "
              "\"targets\": [\"c_attn\"]}}", mu_shared_dir());
@@ -857,6 +899,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_lora_grads_golden);
     tcase_add_test(tc, test_full_step_matches_golden_grads);
     tcase_add_test(tc, test_sft_lowers_heldout_loss);
+    tcase_add_test(tc, test_bf16_matmul);
     tcase_add_test(tc, test_resume_full_bit_identical);
     tcase_add_test(tc, test_resume_lora_bit_identical);
     tcase_add_test(tc, test_saved_model_and_adapter_reload);

@@ -98,8 +98,67 @@ void tf_amx_cvt_row(uint16_t *dst, const float *src, size_t n)
     }
 }
 
+void tf_amx_pack_a_trans(uint16_t *dst, size_t kp, const float *src, size_t lda, size_t m0,
+                         size_t m1, size_t K)
+{
+    /* Row m of the packed A is column m of the source: 16 k at a time by a
+     * gather (the 16 cache lines it touches serve the next 15 m as well). */
+    __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+                                                       13, 14, 15),
+                                     _mm512_set1_epi32((int)lda));
+    size_t kfull = K & ~(size_t)15;
+    for (size_t k = 0; k < kp; k += 16) {
+        const float *base = src + k * lda;
+        if (k < kfull) {
+            for (size_t m = m0; m < m1; m++) {
+                __m512 v = _mm512_i32gather_ps(idx, base + m, 4);
+                _mm256_storeu_si256((void *)(dst + m * kp + k), (__m256i)_mm512_cvtneps_pbh(v));
+            }
+        } else if (k < K) {
+            __mmask16 msk = (__mmask16)((1u << (K - k)) - 1);
+            for (size_t m = m0; m < m1; m++) {
+                __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), msk, idx, base + m, 4);
+                _mm256_storeu_si256((void *)(dst + m * kp + k), (__m256i)_mm512_cvtneps_pbh(v));
+            }
+        } else {
+            for (size_t m = m0; m < m1; m++)
+                _mm256_storeu_si256((void *)(dst + m * kp + k), _mm256_setzero_si256());
+        }
+    }
+}
+
+void tf_amx_pack_b_rows(uint16_t *panel, size_t kp, const float *src, size_t ldb, size_t K,
+                        size_t nc)
+{
+    /* Row k2 of the panel interleaves source rows 2·k2 and 2·k2+1: both are
+     * converted in one instruction (row 2·k2 in the low half), then the
+     * halves are zipped element by element. */
+    static const uint16_t zip_idx[32] __attribute__((aligned(64))) = {
+        0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
+        8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    const __m512i zip = _mm512_load_si512((const void *)zip_idx);
+    __mmask16 msk = (__mmask16)((1u << nc) - 1);
+    for (size_t k2 = 0; k2 < kp / 2; k2++) {
+        size_t k0 = 2 * k2, k1 = k0 + 1;
+        __m512 r0 = k0 < K ? _mm512_maskz_loadu_ps(msk, src + k0 * ldb) : _mm512_setzero_ps();
+        __m512 r1 = k1 < K ? _mm512_maskz_loadu_ps(msk, src + k1 * ldb) : _mm512_setzero_ps();
+        __m512i both = (__m512i)_mm512_cvtne2ps_pbh(r1, r0);
+        _mm512_storeu_si512((void *)(panel + k2 * 32), _mm512_permutexvar_epi16(zip, both));
+    }
+}
+
 #else
 
+void tf_amx_pack_a_trans(uint16_t *dst, size_t kp, const float *src, size_t lda, size_t m0,
+                         size_t m1, size_t K)
+{
+    (void)dst, (void)kp, (void)src, (void)lda, (void)m0, (void)m1, (void)K;
+}
+void tf_amx_pack_b_rows(uint16_t *panel, size_t kp, const float *src, size_t ldb, size_t K,
+                        size_t nc)
+{
+    (void)panel, (void)kp, (void)src, (void)ldb, (void)K, (void)nc;
+}
 void tf_amx_block(float *c, size_t ldc, int load_c, const uint16_t *a, size_t a_stride,
                   const uint16_t *b, size_t kp)
 {

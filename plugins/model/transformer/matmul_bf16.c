@@ -103,25 +103,6 @@ static void pack_a_rows(const pack_job *j, size_t r0, size_t r1)
     }
 }
 
-/* Transposed A read row by row of the source (A is [K, M]): a block of
- * source rows is walked contiguously and scattered into the packed rows,
- * which stay in cache for a block of 64 of them. */
-static void pack_a_trans_block(const pack_job *j, size_t r0, size_t r1)
-{
-    size_t K = j->cols, Kp = j->kp, M = j->rows;
-    size_t m1 = r1 < M ? r1 : M;
-    for (size_t k = 0; k < K; k++) {
-        const float *s = j->src + k * j->ld;
-        for (size_t m = r0; m < m1; m++) j->dst[m * Kp + k] = bf16_of(s[m]);
-    }
-    for (size_t m = r0; m < r1; m++) {
-        if (m >= M)
-            memset(j->dst + m * Kp, 0, Kp * sizeof *j->dst);
-        else
-            memset(j->dst + m * Kp + K, 0, (Kp - K) * sizeof *j->dst);
-    }
-}
-
 static void pack_a_task(void *ctx, size_t i, int thread)
 {
     (void)thread;
@@ -129,11 +110,14 @@ static void pack_a_task(void *ctx, size_t i, int thread)
     size_t r0 = i * j->chunk, r1 = r0 + j->chunk;
     if (r1 > j->padded) r1 = j->padded;
     if (r0 >= r1) return;
-    if (j->trans) {
-        for (size_t b = r0; b < r1; b += 64) pack_a_trans_block(j, b, b + 64 < r1 ? b + 64 : r1);
-    } else {
+    if (!j->trans) {
         pack_a_rows(j, r0, r1);
+        return;
     }
+    size_t m1 = r1 < j->rows ? r1 : j->rows;
+    if (r0 < m1) tf_amx_pack_a_trans(j->dst, j->kp, j->src, j->ld, r0, m1, j->cols);
+    for (size_t m = m1 > r0 ? m1 : r0; m < r1; m++)
+        memset(j->dst + m * j->kp, 0, j->kp * sizeof *j->dst);
 }
 
 /* One 16-column panel of B.  Weights stored [N, K] (trans): each weight
@@ -160,18 +144,7 @@ static void pack_b_panel(const pack_job *j, size_t p, uint16_t *row_tmp)
         }
     } else {
         size_t nc = n0 < Ncols ? (Ncols - n0 < 16 ? Ncols - n0 : 16) : 0;
-        for (size_t k2 = 0; k2 < Kp / 2; k2++) {
-            uint16_t *d = panel + k2 * 32;
-            size_t k0 = 2 * k2, k1 = k0 + 1;
-            const float *s0 = k0 < K ? j->src + k0 * j->ld + n0 : NULL;
-            const float *s1 = k1 < K ? j->src + k1 * j->ld + n0 : NULL;
-            size_t c = 0;
-            for (; c < nc; c++) {
-                d[2 * c] = s0 ? bf16_of(s0[c]) : 0;
-                d[2 * c + 1] = s1 ? bf16_of(s1[c]) : 0;
-            }
-            for (; c < 16; c++) d[2 * c] = d[2 * c + 1] = 0;
-        }
+        tf_amx_pack_b_rows(panel, Kp, j->src + n0, j->ld, K, nc);
     }
 }
 

@@ -60,6 +60,14 @@ int tf_amx_request(void);
  * a_stride bf16 apart), `b` at its first panel. */
 void tf_amx_block(float *c, size_t ldc, int load_c, const uint16_t *a, size_t a_stride,
                   const uint16_t *b, size_t kp);
+/* Rows m0..m1 of the packed A (Kp = kp bf16 each, zero beyond K) from a
+ * source stored transposed: A(m, k) = src[k·lda + m]. */
+void tf_amx_pack_a_trans(uint16_t *dst, size_t kp, const float *src, size_t lda, size_t m0,
+                         size_t m1, size_t K);
+/* One 16-column panel of the packed B from a source stored [K, N] (row k
+ * at src + k·ldb, its first nc <= 16 columns used, the rest zero). */
+void tf_amx_pack_b_rows(uint16_t *panel, size_t kp, const float *src, size_t ldb, size_t K,
+                        size_t nc);
 /* dst[0..n) = bf16(src[0..n)), round to nearest even, with AVX512-BF16. */
 void tf_amx_cvt_row(uint16_t *dst, const float *src, size_t n);
 

@@ -437,10 +437,12 @@ static rlaif_status detach_views(tf_instance *in, char *err, size_t errlen)
         if (st) return st;
         memcpy(snap->params, in->m->params, in->m->n_params * sizeof(float));
         int threads = v->eng.n_threads, bf16 = v->eng.decode_bf16;
+        int mm_bf16 = tf_pool_bf16(v->eng.pool);
         tf_engine_free(&v->eng);
         memset(&v->eng, 0, sizeof v->eng);
         st = tf_engine_init(&v->eng, snap, threads, err, errlen);
         if (!st && bf16) st = tf_engine_use_bf16_decode(&v->eng, err, errlen);
+        if (!st) tf_pool_set_bf16(v->eng.pool, mm_bf16);
         if (st) {
             /* leave the view on the shared weights: still usable, not frozen */
             tf_engine_free(&v->eng);
@@ -981,6 +983,7 @@ rlaif_status tf_plugin_reference(void *self, void **out_view, char *err, size_t 
     v->base = in;
     rlaif_status st = tf_engine_init(&v->eng, in->m, in->eng.n_threads, err, errlen);
     if (!st && in->eng.decode_bf16) st = tf_engine_use_bf16_decode(&v->eng, err, errlen);
+    if (!st) tf_pool_set_bf16(v->eng.pool, tf_pool_bf16(in->eng.pool)); /* same precision */
     if (st) {
         tf_engine_free(&v->eng);
         free(v->train);
