@@ -397,6 +397,9 @@ void tf_gemm_rows_bf16(tf_pool *pool, float *Y, size_t ldy, const float *X, size
                        const uint16_t *W, size_t M, size_t N, size_t K, int accumulate)
 {
     if (M == 0 || N == 0) return;
+    /* AMX tiles read the bf16 weights as they are stored, no conversion:
+     * the product runs at the speed of memory (X is rounded to bf16 too). */
+    if (!tf_gemm_rows_amx(pool, Y, ldy, X, ldx, W, M, N, K, accumulate)) return;
     rows16_job j = {Y, ldy, X, ldx, W, M, N, K, accumulate, N};
     size_t nt = (size_t)tf_pool_size(pool);
     if (nt <= 1 || N * K < 65536) {

@@ -45,7 +45,9 @@ void tf_gemm_rows(tf_pool *pool, float *Y, size_t ldy, const float *X, size_t ld
                   const float *W, size_t M, size_t N, size_t K, int accumulate);
 
 /* The same with bf16 weights (the upper 16 bits of an f32): half the bytes
- * streamed per token; products and sums stay f32. */
+ * streamed per token; sums stay f32.  On CPUs with AMX-BF16 and K a
+ * multiple of 32 the product runs on tiles and X is rounded to bf16 as
+ * well (matmul_bf16.h: tf_gemm_rows_amx); elsewhere products stay f32. */
 void tf_gemm_rows_bf16(tf_pool *pool, float *Y, size_t ldy, const float *X, size_t ldx,
                        const uint16_t *W, size_t M, size_t N, size_t K, int accumulate);
 

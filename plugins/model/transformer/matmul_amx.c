@@ -80,6 +80,48 @@ void tf_amx_block(float *c, size_t ldc, int load_c, const uint16_t *a, size_t a_
     _tile_stored(3, c2 + 16, cs);
 }
 
+void tf_amx_rows3(float *ct, const uint16_t *w, size_t K, const uint16_t *xp,
+                  const uint16_t *pf)
+{
+    configure();
+    /* C^T = W X^T: the weight rows are the A operand exactly as stored
+     * (16 rows, K apart), the packed rows of X the B operand. */
+    size_t ws = K * 2;
+    const uint16_t *w1 = w + 16 * K, *w2 = w + 32 * K;
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    for (size_t k = 0; k < K; k += 32) {
+        /* Tile loads alone keep too few misses in flight to stream the
+         * weights at memory speed: fetch the next 48 rows' lines ahead. */
+        if (pf)
+            for (size_t r = 0; r < 48; r++) _mm_prefetch((const char *)(pf + r * K + k), _MM_HINT_T0);
+        _tile_loadd(6, xp + k * 16, 64);
+        _tile_loadd(3, w + k, ws);
+        _tile_loadd(4, w1 + k, ws);
+        _tile_loadd(5, w2 + k, ws);
+        _tile_dpbf16ps(0, 3, 6);
+        _tile_dpbf16ps(1, 4, 6);
+        _tile_dpbf16ps(2, 5, 6);
+    }
+    _tile_stored(0, ct, 64);
+    _tile_stored(1, ct + 256, 64);
+    _tile_stored(2, ct + 512, 64);
+}
+
+void tf_amx_rows1(float *ct, const uint16_t *w, size_t K, const uint16_t *xp)
+{
+    configure();
+    size_t ws = K * 2;
+    _tile_zero(0);
+    for (size_t k = 0; k < K; k += 32) {
+        _tile_loadd(6, xp + k * 16, 64);
+        _tile_loadd(3, w + k, ws);
+        _tile_dpbf16ps(0, 3, 6);
+    }
+    _tile_stored(0, ct, 64);
+}
+
 void tf_amx_cvt_row(uint16_t *dst, const float *src, size_t n)
 {
     size_t i = 0;
@@ -165,5 +207,14 @@ void tf_amx_block(float *c, size_t ldc, int load_c, const uint16_t *a, size_t a_
     (void)c, (void)ldc, (void)load_c, (void)a, (void)a_stride, (void)b, (void)kp;
 }
 void tf_amx_cvt_row(uint16_t *dst, const float *src, size_t n) { tf_to_bf16(dst, src, n); }
+void tf_amx_rows3(float *ct, const uint16_t *w, size_t K, const uint16_t *xp,
+                  const uint16_t *pf)
+{
+    (void)ct, (void)w, (void)K, (void)xp, (void)pf;
+}
+void tf_amx_rows1(float *ct, const uint16_t *w, size_t K, const uint16_t *xp)
+{
+    (void)ct, (void)w, (void)K, (void)xp;
+}
 
 #endif

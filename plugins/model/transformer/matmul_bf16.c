@@ -339,6 +339,76 @@ static void matmul_amx(tf_pool *pool, float *C, size_t ldc, const float *A, size
     tf_pool_run(pool, bj.nblocks * ((bj.mblocks + bj.group - 1) / bj.group), block_task, &bj);
 }
 
+/* ===== Decode rows on bf16 weights (AMX) ================================ */
+
+typedef struct rows_amx_job {
+    float *Y;
+    size_t ldy, M, N, K;
+    int accumulate;
+    const uint16_t *W, *xp;
+    const uint16_t *tail;    /* the last N % 16 rows of W, zero-padded to 16 */
+    size_t chunk;            /* weight rows per task, a multiple of 48 */
+} rows_amx_job;
+
+/* Adds (or writes) the transposed tile results for weight rows n0.. (nr of
+ * them) into Y. */
+static void rows_amx_store(const rows_amx_job *j, const float *ct, size_t n0, size_t nr)
+{
+    for (size_t m = 0; m < j->M; m++) {
+        float *y = j->Y + m * j->ldy + n0;
+        for (size_t i = 0; i < nr; i++) {
+            float v = ct[(i / 16) * 256 + (i % 16) * 16 + m];
+            y[i] = j->accumulate ? y[i] + v : v;
+        }
+    }
+}
+
+static void rows_amx_task(void *ctx, size_t t, int thread)
+{
+    (void)thread;
+    const rows_amx_job *j = ctx;
+    size_t n0 = t * j->chunk, n1 = n0 + j->chunk < j->N ? n0 + j->chunk : j->N;
+    float ct[3 * 256] __attribute__((aligned(64)));
+    size_t n = n0;
+    for (; n + 48 <= n1; n += 48) {
+        const uint16_t *pf = n + 96 <= n1 ? j->W + (n + 48) * j->K : NULL;
+        tf_amx_rows3(ct, j->W + n * j->K, j->K, j->xp, pf);
+        rows_amx_store(j, ct, n, 48);
+    }
+    for (; n + 16 <= n1; n += 16) {
+        tf_amx_rows1(ct, j->W + n * j->K, j->K, j->xp);
+        rows_amx_store(j, ct, n, 16);
+    }
+    if (n < n1) { /* n1 == N here: chunks are multiples of 48 */
+        tf_amx_rows1(ct, j->tail, j->K, j->xp);
+        rows_amx_store(j, ct, n, n1 - n);
+    }
+}
+
+int tf_gemm_rows_amx(tf_pool *pool, float *Y, size_t ldy, const float *X, size_t ldx,
+                     const uint16_t *W, size_t M, size_t N, size_t K, int accumulate)
+{
+    if (M == 0 || N == 0) return 0;
+    if (M > 16 || K % 32 || K == 0 || force_portable || !tf_bf16_amx_available()) return -1;
+    uint16_t *xp = tf_pool_scratch(pool, 2 * K * 16 * sizeof *xp);
+    if (!xp) return -1;
+    /* X as one B panel: element (k, m) at row k/2, position 2m + k%2; rows
+     * of the batch beyond M are zero. */
+    memset(xp, 0, K * 16 * sizeof *xp);
+    for (size_t m = 0; m < M; m++)
+        for (size_t k = 0; k < K; k++) xp[(k / 2) * 32 + 2 * m + (k & 1)] = bf16_of(X[m * ldx + k]);
+    /* A zero-padded copy of the last rows, so no tile reads past W. */
+    uint16_t *tail = xp + K * 16;
+    size_t full = N / 16 * 16;
+    memset(tail, 0, K * 16 * sizeof *tail);
+    memcpy(tail, W + full * K, (N - full) * K * sizeof *tail);
+    rows_amx_job j = {Y, ldy, M, N, K, accumulate, W, xp, tail, N};
+    size_t nt = (size_t)tf_pool_size(pool);
+    if (nt > 1 && N * K >= 65536) j.chunk = round_up((N + 8 * nt - 1) / (8 * nt), 48);
+    tf_pool_run(pool, (N + j.chunk - 1) / j.chunk, rows_amx_task, &j);
+    return 0;
+}
+
 void tf_matmul_bf16(tf_pool *pool, float *C, size_t ldc, const float *A, size_t lda, int transA,
                     const float *B, size_t ldb, int transB, size_t M, size_t N, size_t K,
                     int accumulate)

@@ -47,6 +47,14 @@ void tf_bf16_cache_free(tf_bf16_cache *c);
 void tf_bf16_cache_set_weights(tf_bf16_cache *c, const void *base, size_t bytes,
                                const uint64_t *version);
 
+/* Decode's product on bf16 weights with AMX: Y[M,N] (+)= bf16(X)[M,K] ·
+ * W[N,K]ᵀ for M <= 16, K a multiple of 32.  Returns 0 when it did the
+ * work; -1 when the AMX path is not available (or the shape does not
+ * fit), for the caller's own kernel.  As the other kernels of decode, row m
+ * of Y does not depend on the other rows. */
+int tf_gemm_rows_amx(tf_pool *pool, float *Y, size_t ldy, const float *X, size_t ldx,
+                     const uint16_t *W, size_t M, size_t N, size_t K, int accumulate);
+
 /* Forces the portable path (tests compare the two): 1 = never use AMX. */
 void tf_bf16_force_portable(int on);
 
@@ -68,6 +76,13 @@ void tf_amx_pack_a_trans(uint16_t *dst, size_t kp, const float *src, size_t lda,
  * at src + k·ldb, its first nc <= 16 columns used, the rest zero). */
 void tf_amx_pack_b_rows(uint16_t *panel, size_t kp, const float *src, size_t ldb, size_t K,
                         size_t nc);
+/* ct[t][i][j] = sum_k W[16t + i][k] · X(j, k) for t < 3 (rows3) or t = 0
+ * (rows1): w at the first of 48 (16) weight rows K apart, xp the packed X
+ * (one B panel: K/2 rows of 16 (k-pair) columns); K a multiple of 32.
+ * rows3 prefetches the 48 rows at pf (NULL: none) while it works. */
+void tf_amx_rows3(float *ct, const uint16_t *w, size_t K, const uint16_t *xp,
+                  const uint16_t *pf);
+void tf_amx_rows1(float *ct, const uint16_t *w, size_t K, const uint16_t *xp);
 /* dst[0..n) = bf16(src[0..n)), round to nearest even, with AVX512-BF16. */
 void tf_amx_cvt_row(uint16_t *dst, const float *src, size_t n);
 
