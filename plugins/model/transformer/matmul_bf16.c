@@ -77,13 +77,14 @@ typedef struct pack_job {
     const float *src;
     size_t ld;
     int trans;
-    size_t rows, cols;   /* of op(X): M x K for A, K x N for B */
+    size_t rows, cols;   /* A: M and K; B: N and K (the sides of op(A), op(B)ᵀ) */
     size_t kp, padded;   /* Kp, and Mp (A) or Np (B) */
     size_t chunk;        /* rows (A) or panels (B) per task */
     uint16_t *tmp;       /* B stored [N, K]: one row of Kp per pool thread */
 } pack_job;
 
-/* A rows [r0, r1) of Ap (Kp bf16 each), zero beyond M and K. */
+/* Rows [r0, r1) of Ap (Kp bf16 each) from A stored [M, K]; zero beyond M
+ * and K. */
 static void pack_a_rows(const pack_job *j, size_t r0, size_t r1)
 {
     size_t K = j->cols, Kp = j->kp;
@@ -93,12 +94,7 @@ static void pack_a_rows(const pack_job *j, size_t r0, size_t r1)
             memset(d, 0, Kp * sizeof *d);
             continue;
         }
-        if (!j->trans) {
-            tf_amx_cvt_row(d, j->src + m * j->ld, K);
-        } else {
-            const float *s = j->src + m;
-            for (size_t k = 0; k < K; k++) d[k] = bf16_of(s[k * j->ld]);
-        }
+        tf_amx_cvt_row(d, j->src + m * j->ld, K);
         memset(d + K, 0, (Kp - K) * sizeof *d);
     }
 }
@@ -130,7 +126,6 @@ static void pack_b_panel(const pack_job *j, size_t p, uint16_t *row_tmp)
     uint16_t *panel = j->dst + p * Kp * 16;
     size_t n0 = p * 16;
     if (j->trans) {
-        uint32_t *pan32 = (uint32_t *)panel;
         for (size_t c = 0; c < 16; c++) {
             size_t n = n0 + c;
             if (n < Ncols) {
@@ -139,8 +134,9 @@ static void pack_b_panel(const pack_job *j, size_t p, uint16_t *row_tmp)
             } else {
                 memset(row_tmp, 0, Kp * sizeof *row_tmp);
             }
-            const uint32_t *r32 = (const uint32_t *)row_tmp;
-            for (size_t k2 = 0; k2 < Kp / 2; k2++) pan32[k2 * 16 + c] = r32[k2];
+            /* k-pairs move as 4-byte units (memcpy: the buffers are uint16_t) */
+            for (size_t k2 = 0; k2 < Kp / 2; k2++)
+                memcpy(panel + k2 * 32 + 2 * c, row_tmp + 2 * k2, 4);
         }
     } else {
         size_t nc = n0 < Ncols ? (Ncols - n0 < 16 ? Ncols - n0 : 16) : 0;
@@ -158,8 +154,8 @@ static void pack_b_task(void *ctx, size_t i, int thread)
 
 /* ===== Portable path ==================================================== */
 
-/* A copy of op-free X (rows x cols at ld) with every element rounded to
- * bf16 and back; NULL when out of memory. */
+/* A compact copy of the stored matrix X (rows x cols, row stride ld) with
+ * every element rounded to bf16 and back; NULL when out of memory. */
 static float *rounded_copy(const float *x, size_t ld, size_t rows, size_t cols)
 {
     float *r = malloc(rows * cols * sizeof *r);
@@ -178,7 +174,7 @@ static void matmul_portable(tf_pool *pool, float *C, size_t ldc, const float *A,
     float *a = rounded_copy(A, lda, ar, ac), *b = rounded_copy(B, ldb, br, bc);
     if (a && b)
         tf_matmul_f32(pool, C, ldc, a, ac, transA, b, bc, transB, M, N, K, accumulate);
-    else
+    else /* out of memory for the copies: the unrounded f32 product, still close */
         tf_matmul_f32(pool, C, ldc, A, lda, transA, B, ldb, transB, M, N, K, accumulate);
     free(a);
     free(b);
