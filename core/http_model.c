@@ -56,8 +56,32 @@ static char *model_id(const char *path)
     return id;
 }
 
-int sm_open(serve_model *m, const char *backend, const char *path, int threads, char *err,
-            size_t errlen)
+/* Moves the keys of the JSON object `extra` into cfg; -1 with err set when
+ * extra is not an object or repeats a key of cfg. */
+static int merge_extra(cJSON *cfg, const char *extra, char *err, size_t errlen)
+{
+    cJSON *x = cJSON_Parse(extra);
+    if (!cJSON_IsObject(x)) {
+        cJSON_Delete(x);
+        snprintf(err, errlen, "--model-config: expected a JSON object, got '%s'", extra);
+        return -1;
+    }
+    while (x->child) {
+        cJSON *it = cJSON_DetachItemViaPointer(x, x->child);
+        if (cJSON_GetObjectItemCaseSensitive(cfg, it->string)) {
+            snprintf(err, errlen, "--model-config: key '%s' is set by its own option", it->string);
+            cJSON_Delete(it);
+            cJSON_Delete(x);
+            return -1;
+        }
+        cJSON_AddItemToObject(cfg, it->string, it);
+    }
+    cJSON_Delete(x);
+    return 0;
+}
+
+int sm_open(serve_model *m, const char *backend, const char *path, int threads,
+            const char *extra_json, char *err, size_t errlen)
 {
     memset(m, 0, sizeof *m);
     rlc_plugin *p = rlc_plugin_find(RLAIF_KIND_MODEL, backend, err, errlen);
@@ -69,6 +93,10 @@ int sm_open(serve_model *m, const char *backend, const char *path, int threads, 
     cJSON_AddStringToObject(cfg, is_bigram ? "load" : "path", path);
     if (threads > 0 && strcmp(backend, "transformer") == 0)
         cJSON_AddNumberToObject(cfg, "threads", threads);
+    if (extra_json && merge_extra(cfg, extra_json, err, errlen)) {
+        cJSON_Delete(cfg);
+        return -1;
+    }
     char *text = cJSON_PrintUnformatted(cfg);
     cJSON_Delete(cfg);
     if (!text) return snprintf(err, errlen, "out of memory"), -1;

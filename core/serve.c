@@ -25,7 +25,8 @@
 
 static const char serve_usage[] =
     "usage: rlaif serve --model PATH [--host 127.0.0.1] [--port 8080]\n"
-    "                   [--backend transformer] [--threads N] [--max-body BYTES]\n"
+    "                   [--backend transformer] [--threads N] [--model-config JSON]\n"
+    "                   [--max-body BYTES]\n"
     "\n"
     "Serves the model at PATH over an OpenAI-compatible HTTP API:\n"
     "  GET  /v1/models\n"
@@ -41,6 +42,8 @@ static const char serve_usage[] =
     "  --port N           TCP port (default 8080; 0 = any free port)\n"
     "  --backend NAME     model plugin (default transformer)\n"
     "  --threads N        model worker threads (default: the plugin's default)\n"
+    "  --model-config JSON  more model config keys, e.g. '{\"matmul\": \"bf16\",\n"
+    "                     \"decode_bf16\": true}' (mixed precision, docs/lua-api.md)\n"
     "  --max-body BYTES   largest accepted request body (default 1048576); larger: 413\n"
     "  --timeout SECONDS  how long a client may take to send its request (default 30)\n"
     "  --api-key-env NAME require \"Authorization: Bearer $NAME\" on every request but\n"
@@ -73,6 +76,7 @@ static void install_signals(void)
 
 typedef struct serve_opts {
     const char *model, *host, *backend;
+    const char *model_config; /* JSON object of more model config keys, or NULL */
     const char *api_key;  /* from the environment variable named by --api-key-env */
     int port, threads, timeout_s;
     size_t max_body;
@@ -109,6 +113,7 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
         if (!strcmp(a, "--model")) o->model = v;
         else if (!strcmp(a, "--host")) o->host = v;
         else if (!strcmp(a, "--backend")) o->backend = v;
+        else if (!strcmp(a, "--model-config")) o->model_config = v;
         else if (!strcmp(a, "--api-key-env")) {
             o->api_key = getenv(v);
             if (!o->api_key || !*o->api_key) {
@@ -249,7 +254,7 @@ int rlaif_cmd_serve(int argc, char **argv)
     if (rc) return rc == 1 ? 0 : 2;
     serve_model m;
     char err[1024];
-    if (sm_open(&m, o.backend, o.model, o.threads, err, sizeof err)) {
+    if (sm_open(&m, o.backend, o.model, o.threads, o.model_config, err, sizeof err)) {
         fprintf(stderr, "rlaif serve: %s\n", err);
         return 1;
     }

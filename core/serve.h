@@ -81,9 +81,11 @@ typedef struct serve_model {
 #define SM_CHUNK 16
 
 /* Opens the model: plugin `backend`, config {"path": path, "threads": n}
- * (threads only when n > 0 and the backend is transformer). */
-int sm_open(serve_model *m, const char *backend, const char *path, int threads, char *err,
-            size_t errlen);
+ * (threads only when n > 0 and the backend is transformer) plus the keys of
+ * extra_json, a JSON object of more config keys (NULL: none; a key the
+ * command sets itself, or text that is not an object, is an error). */
+int sm_open(serve_model *m, const char *backend, const char *path, int threads,
+            const char *extra_json, char *err, size_t errlen);
 void sm_close(serve_model *m);
 
 /* Text -> malloc'ed ids. */

@@ -72,17 +72,39 @@ llama2.c checkpoint (.bin, with its tokenizer beside it).
   --max-new-tokens M      tokens to generate (default 128)
   --backend NAME          model plugin (default transformer)
   --threads N             worker threads (default 2)
+  --model-config JSON     more model config keys, e.g. '{"matmul": "bf16",
+                          "decode_bf16": true}' (mixed precision, see
+                          docs/lua-api.md)
   --json                  print one JSON object per sample
 ]]
+
+-- The model table of a command: its own flags, plus the keys of
+-- --model-config (a JSON object), which may not repeat them.
+function rlaif._cli_model_config(opts, base, help)
+  if not opts.model_config then return base end
+  local extra, err = rlaif.json.decode(opts.model_config)
+  if type(extra) ~= "table" or extra[1] ~= nil then
+    usage("--model-config: expected a JSON object, got '" .. opts.model_config .. "'" ..
+      (err and (" (" .. tostring(err) .. ")") or "") .. "\n" .. help)
+  end
+  for k, v in pairs(extra) do
+    if base[k] ~= nil then
+      usage("--model-config: key '" .. k .. "' is set by its own option\n" .. help)
+    end
+    base[k] = v
+  end
+  return base
+end
 
 function commands.generate(args)
   local opts = parse(args, {model = "string", prompt = "string", n = "integer", temperature = "number",
       top_k = "integer", top_p = "number", seed = "integer", max_new_tokens = "integer",
-      backend = "string", threads = "integer", json = "flag"},
+      backend = "string", threads = "integer", json = "flag", model_config = "string"},
     {["-n"] = "n", ["-t"] = "temperature"}, generate_help)
   if not opts then return 0 end
   if not opts.model then usage("--model is required\n" .. generate_help) end
-  local m <close> = rlaif.model{backend = opts.backend, path = opts.model, threads = opts.threads or 2}
+  local m <close> = rlaif.model(rlaif._cli_model_config(opts,
+    {backend = opts.backend, path = opts.model, threads = opts.threads or 2}, generate_help))
   local outs = m:generate(opts.prompt or "", {n = opts.n or 1, temperature = opts.temperature or 0.8,
     top_k = opts.top_k, top_p = opts.top_p, seed = opts.seed or 0,
     max_new_tokens = opts.max_new_tokens or 128})

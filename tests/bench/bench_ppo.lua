@@ -2,7 +2,11 @@
 -- phases (issue 5): 16 prompts x 64 new tokens on stories260K and on a
 -- random-weight model of the TinyStories-15M shape.
 --
---   rlaif run bench_ppo.lua MAKE_RANDOM_MODEL BENCH_TRAIN_PLUGIN [--quick]
+--   rlaif run bench_ppo.lua MAKE_RANDOM_MODEL BENCH_TRAIN_PLUGIN [--quick] [--bf16]
+--
+-- --bf16: the policy runs in mixed precision (matmul = "bf16" for scoring
+-- and the update, decode_bf16 for generation; AMX tiles where the CPU has
+-- them), and the training reference is taken with --matmul bf16 too.
 --
 -- The iteration is what rlaif.rl does in one step (generate, reward,
 -- optimizer step), with the scoring calls also made on their own so that
@@ -19,8 +23,20 @@
 -- same Lua calls and (b) the training benchmark (bench_train_plugin, 8 x 256,
 -- with its sgemm reference), all measured in this run.  One JSON line each.
 local maker, trainbench = arg[1], arg[2]
-local quick = arg[3] == "--quick"
-assert(maker and trainbench, "usage: rlaif run bench_ppo.lua MAKE_RANDOM_MODEL BENCH_TRAIN_PLUGIN [--quick]")
+local quick, bf16 = false, false
+for i = 3, #arg do
+  if arg[i] == "--quick" then quick = true
+  elseif arg[i] == "--bf16" then bf16 = true
+  else error("unknown option " .. arg[i]) end
+end
+assert(maker and trainbench,
+  "usage: rlaif run bench_ppo.lua MAKE_RANDOM_MODEL BENCH_TRAIN_PLUGIN [--quick] [--bf16]")
+-- the policy's precision options (see the header)
+local PRECISION = bf16 and {matmul = "bf16", decode_bf16 = true} or {}
+local function model_config(t)
+  for k, v in pairs(PRECISION) do t[k] = v end
+  return t
+end
 local src = os.getenv("RLAIF_SOURCE_DIR") or "."
 local THREADS, BATCH, NEW, EPOCHS, MINIBATCH = 2, 16, 64, 4, 4
 local ITERS = quick and 1 or 2
@@ -198,8 +214,8 @@ end
 -- The training benchmark's full fine-tuning step of the 15M shape, with its
 -- sgemm, in this run: its JSON lines are passed through.
 local function train_reference()
-  local p = assert(io.popen(string.format("%q --threads %d --config ts15m --mode full --quick",
-    trainbench, THREADS)))
+  local p = assert(io.popen(string.format("%q --threads %d --config ts15m --mode full --quick --matmul %s",
+    trainbench, THREADS, bf16 and "bf16" or "f32")))
   local ref = {}
   for line in p:lines() do
     print(line)
@@ -231,13 +247,14 @@ local function setup(name, policy, prompts, prompt_texts, ignore_eos)
 end
 
 emit({bench = "machine", threads = THREADS, loadavg_1m = loadavg(), quick = quick,
+      precision = bf16 and "bf16" or "f32",
       note = "shared machine: other jobs may run at the same time"},
-     {"bench", "threads", "loadavg_1m", "quick", "note"})
+     {"bench", "threads", "loadavg_1m", "quick", "precision", "note"})
 
 -- stories260K: the real checkpoint, text prompts, stops at EOS/BOS.
 do
-  local policy = rlaif.model{path = src .. "/models/stories260K/stories260K.bin", threads = THREADS,
-    value_head = true, seed = 1}
+  local policy = rlaif.model(model_config{path = src .. "/models/stories260K/stories260K.bin",
+    threads = THREADS, value_head = true, seed = 1})
   local ids = {}
   for i, p in ipairs(PROMPTS) do ids[i] = policy:tokenize(p, {bos = true}) end
   bench_model(setup("stories260K", policy, ids, PROMPTS, false), nil)
@@ -250,7 +267,7 @@ do
   os.remove(dir)
   assert(os.execute(string.format("%q ts15m %q", maker, dir)), "make_random_model failed")
   local ref = train_reference()
-  local policy = rlaif.model{path = dir, threads = THREADS, value_head = true, seed = 1}
+  local policy = rlaif.model(model_config{path = dir, threads = THREADS, value_head = true, seed = 1})
   local rng, ids, texts = rlaif.rng(5), {}, {}
   for i = 1, BATCH do
     local p = {1}

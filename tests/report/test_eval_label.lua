@@ -68,6 +68,24 @@ rc, out, err = rlaif_cli("eval --policy x --baseline y --prompts " .. q(prompts_
 assert(rc == 2 and err:find("needs --constitution", 1, true), err)
 
 ------------------------------------------------------------------------------
+-- rlaif generate --model-config: more model keys (here mixed precision), and
+-- clear usage errors for what is not a JSON object or repeats an option.
+local gen_args = "generate --model " .. q(model_path) .. " --prompt 'Lily was' -t 0 --max-new-tokens 12"
+rc, out, err = rlaif_cli(gen_args)
+assert(rc == 0 and #out > 10, err)
+local f32_text = out
+rc, out, err = rlaif_cli(gen_args .. " --model-config " .. q('{"matmul": "bf16", "decode_bf16": true}'))
+assert(rc == 0 and out:sub(1, 8) == "Lily was", err)
+-- greedy text under bf16 may differ from f32 in a late token, never in the prompt
+assert(#out > 10 and f32_text:sub(1, 8) == out:sub(1, 8))
+rc, out, err = rlaif_cli(gen_args .. " --model-config " .. q("[1]"))
+assert(rc == 2 and err:find("--model-config: expected a JSON object", 1, true), err)
+rc, out, err = rlaif_cli(gen_args .. " --model-config " .. q('{"threads": 1}'))
+assert(rc == 2 and err:find("'threads' is set by its own option", 1, true), err)
+rc, out, err = rlaif_cli(gen_args .. " --model-config " .. q('{"matmul": "fp8"}'))
+assert(rc ~= 0 and err:find("matmul", 1, true), err)
+
+------------------------------------------------------------------------------
 -- rlaif.eval against a different model: the numbers are those of
 -- rlaif.evaluate and of the labeler, and swapping the two complements the win rate.
 local stories = rlaif.model{path = model_path}

@@ -501,6 +501,33 @@ START_TEST(bad_options_are_refused)
     const char *bad_backend[] = {"--backend", "no_such_backend", NULL};
     ck_assert_int_ne(st_server_start(&s, NULL, bad_backend, msg, sizeof msg), 0);
     ck_assert_msg(strstr(msg, "no_such_backend"), "%s", msg);
+    /* --model-config: not an object, a key the command sets, a key the plugin refuses */
+    const char *not_object[] = {"--model-config", "[1, 2]", NULL};
+    ck_assert_int_ne(st_server_start(&s, NULL, not_object, msg, sizeof msg), 0);
+    ck_assert_msg(strstr(msg, "expected a JSON object"), "%s", msg);
+    const char *repeats[] = {"--model-config", "{\"path\": \"x\"}", NULL};
+    ck_assert_int_ne(st_server_start(&s, NULL, repeats, msg, sizeof msg), 0);
+    ck_assert_msg(strstr(msg, "'path' is set by its own option"), "%s", msg);
+    const char *bad_value[] = {"--model-config", "{\"matmul\": \"fp8\"}", NULL};
+    ck_assert_int_ne(st_server_start(&s, NULL, bad_value, msg, sizeof msg), 0);
+    ck_assert_msg(strstr(msg, "matmul"), "%s", msg);
+}
+END_TEST
+
+/* --model-config reaches the plugin: a bf16 server answers. */
+START_TEST(model_config_is_passed_on)
+{
+    st_server s;
+    char msg[2048];
+    const char *bf16[] = {"--model-config", "{\"matmul\": \"bf16\", \"decode_bf16\": true}", NULL};
+    ck_assert_msg(st_server_start(&s, NULL, bf16, msg, sizeof msg) == 0, "%s", msg);
+    st_response r;
+    ck_assert_int_eq(st_http(s.port, "POST", "/v1/completions",
+                             "{\"prompt\": \"Once upon a time\", \"max_tokens\": 8, "
+                             "\"temperature\": 0}", &r), 0);
+    ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+    st_response_free(&r);
+    ck_assert_int_eq(st_server_stop(&s, SIGTERM), 0);
 }
 END_TEST
 
@@ -533,6 +560,7 @@ int main(void)
     tcase_add_test(life, signals_stop_cleanly);
     tcase_add_test(life, slow_clients_time_out);
     tcase_add_test(life, bad_options_are_refused);
+    tcase_add_test(life, model_config_is_passed_on);
     suite_add_tcase(s, life);
     return st_run_suite(s);
 }
