@@ -96,7 +96,7 @@ void tf_amx_rows3(float *ct, const uint16_t *w, size_t K, const uint16_t *xp,
          * weights at memory speed: fetch the next 48 rows' lines ahead. */
         if (pf) /* 48 lines of the next rows per step, in address order */
             for (size_t l = 0; l < 48; l++)
-                _mm_prefetch((const char *)(pf + (k / 32 * 48 + l) * 32), _MM_HINT_T0);
+                _mm_prefetch((const char *)(pf + (k / 32 * 48 + l) * 32), _MM_HINT_T1);
         _tile_loadd(6, xp + k * 16, 64);
         _tile_loadd(3, w + k, ws);
         _tile_loadd(4, w1 + k, ws);

@@ -386,18 +386,24 @@ int tf_gemm_rows_amx(tf_pool *pool, float *Y, size_t ldy, const float *X, size_t
 {
     if (M == 0 || N == 0) return 0;
     if (M > 16 || K % 32 || K == 0 || force_portable || !tf_bf16_amx_available()) return -1;
-    uint16_t *xp = tf_pool_scratch(pool, 2 * K * 16 * sizeof *xp);
+    size_t full = N / 16 * 16;
+    uint16_t *xp = tf_pool_scratch(pool, (K * 16 + (N > full ? K * 16 : 0) + K) * sizeof *xp);
     if (!xp) return -1;
     /* X as one B panel: element (k, m) at row k/2, position 2m + k%2; rows
-     * of the batch beyond M are zero. */
-    memset(xp, 0, K * 16 * sizeof *xp);
-    for (size_t m = 0; m < M; m++)
-        for (size_t k = 0; k < K; k++) xp[(k / 2) * 32 + 2 * m + (k & 1)] = bf16_of(X[m * ldx + k]);
-    /* A zero-padded copy of the last rows, so no tile reads past W. */
-    uint16_t *tail = xp + K * 16;
-    size_t full = N / 16 * 16;
-    memset(tail, 0, K * 16 * sizeof *tail);
-    memcpy(tail, W + full * K, (N - full) * K * sizeof *tail);
+     * of the batch beyond M are zero.  Each row is converted at once, then
+     * its k-pairs move as 4-byte units. */
+    uint16_t *row = xp + K * 16 + (N > full ? K * 16 : 0);
+    if (M < 16) memset(xp, 0, K * 16 * sizeof *xp);
+    for (size_t m = 0; m < M; m++) {
+        tf_amx_cvt_row(row, X + m * ldx, K);
+        for (size_t k2 = 0; k2 < K / 2; k2++) memcpy(xp + k2 * 32 + 2 * m, row + 2 * k2, 4);
+    }
+    /* A zero-padded copy of the last N % 16 rows, so no tile reads past W. */
+    uint16_t *tail = N > full ? xp + K * 16 : NULL;
+    if (tail) {
+        memset(tail, 0, K * 16 * sizeof *tail);
+        memcpy(tail, W + full * K, (N - full) * K * sizeof *tail);
+    }
     rows_amx_job j = {Y, ldy, M, N, K, accumulate, W, xp, tail, N};
     size_t nt = (size_t)tf_pool_size(pool);
     if (nt > 1 && N * K >= 65536) j.chunk = round_up((N + 8 * nt - 1) / (8 * nt), 48);
