@@ -60,9 +60,19 @@ _ST_DTYPES = {
 }
 
 
-def read_safetensors(path):
+def _no_duplicates(pairs):
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"duplicate keys {sorted(k for k in set(keys) if keys.count(k) > 1)}")
+    return dict(pairs)
+
+
+def read_safetensors(path, dtypes=None):
     """Returns {name: torch tensor}: 8-byte little-endian header length, JSON
-    header, data; offsets relative to the data.  BF16 is widened to F32."""
+    header, data; offsets relative to the data.  BF16 is widened to F32.
+    As strict as the safetensors library: the header is a JSON object, the
+    tensors tile the data exactly (no gap, no overlap, nothing after).
+    `dtypes`, when given, receives each tensor's stored dtype."""
     with open(path, "rb") as f:
         blob = f.read()
     if len(blob) < 8:
@@ -70,11 +80,27 @@ def read_safetensors(path):
     (hlen,) = struct.unpack("<Q", blob[:8])
     if 8 + hlen > len(blob):
         raise CheckpointError(f"{path}: header length {hlen} runs past the file")
+    if blob[8:9] != b"{":
+        raise CheckpointError(f"{path}: header does not start with '{{'")
     try:
-        header = json.loads(blob[8:8 + hlen].decode("utf-8"))
+        header = json.loads(blob[8:8 + hlen].decode("utf-8"), object_pairs_hook=_no_duplicates)
     except ValueError as e:
         raise CheckpointError(f"{path}: header is not JSON: {e}")
     data = memoryview(blob)[8 + hlen:]
+    spans = sorted(tuple(int(x) for x in v["data_offsets"])
+                   for k, v in header.items() if k != "__metadata__")
+    at = 0
+    for begin, end in spans:
+        if begin != at or end < begin:
+            raise CheckpointError(f"{path}: tensor data [{begin}, {end}) does not follow on "
+                                  f"from byte {at}")
+        at = end
+    if at != len(data):
+        raise CheckpointError(f"{path}: tensors cover {at} of the {len(data)} data bytes")
+    meta = header.get("__metadata__")
+    if meta is not None and not (isinstance(meta, dict) and
+                                 all(isinstance(v, str) for v in meta.values())):
+        raise CheckpointError(f"{path}: __metadata__ is not a string-to-string map")
     out = {}
     for name, info in header.items():
         if name == "__metadata__":
@@ -93,10 +119,57 @@ def read_safetensors(path):
         if dt == "BF16":
             arr = (arr.astype(np.uint32) << 16).view(np.float32)
         out[name] = torch.from_numpy(arr.copy())
+        if dtypes is not None:
+            dtypes[name] = dt
     return out
 
 
 # ---------------------------------------------------------------- config
+
+# What a user of transformers/peft would trip over without our numbers
+# being wrong (a missing tokenizer, a dtype the file does not have, a base
+# model path PEFT cannot open): reported with the result, never fatal.
+NOTES = []
+
+_ST_TORCH = {"F32": "float32", "BF16": "bfloat16", "F16": "float16", "F64": "float64"}
+
+
+def config_notes(model_dir, config, dtypes):
+    for key in ("architectures", "model_type", "hidden_act", "max_position_embeddings",
+                "tie_word_embeddings", "bos_token_id", "eos_token_id", "rms_norm_eps",
+                "num_key_value_heads"):
+        if key not in config:
+            NOTES.append(f"config.json: no '{key}' (transformers falls back on its default)")
+    if "rope_theta" not in config and "rope_theta" not in (config.get("rope_parameters") or {}):
+        NOTES.append("config.json: no rope_theta (transformers assumes 10000)")
+    declared = config.get("dtype", config.get("torch_dtype"))
+    stored = {_ST_TORCH.get(d, d) for d in dtypes.values()}
+    if declared is None:
+        NOTES.append("config.json: no 'torch_dtype'/'dtype'")
+    elif stored and stored != {declared}:
+        NOTES.append(f"config.json: torch_dtype {declared!r} but model.safetensors holds "
+                     f"{sorted(stored)} (torch_dtype='auto' would load {declared})")
+    if not any(os.path.exists(os.path.join(model_dir, f))
+               for f in ("tokenizer.json", "tokenizer.model")):
+        NOTES.append("no tokenizer.json or tokenizer.model: AutoTokenizer cannot load this "
+                     "folder")
+
+
+def adapter_notes(adapter_dir, ac):
+    for key in ("task_type", "lora_dropout", "bias", "fan_in_fan_out", "inference_mode",
+                "base_model_name_or_path"):
+        if key not in ac:
+            NOTES.append(f"adapter_config.json: no '{key}'")
+    if ac.get("task_type") not in (None, "CAUSAL_LM"):
+        NOTES.append(f"adapter_config.json: task_type {ac['task_type']!r}, not CAUSAL_LM")
+    base = ac.get("base_model_name_or_path")
+    if not base:
+        NOTES.append("adapter_config.json: base_model_name_or_path is empty: "
+                     "AutoPeftModelForCausalLM cannot find the base model")
+    elif not os.path.isfile(os.path.join(base, "config.json")):
+        NOTES.append(f"adapter_config.json: base_model_name_or_path {base!r} is not a Hugging "
+                     "Face folder from here (AutoPeftModelForCausalLM would fail; "
+                     "PeftModel.from_pretrained(base, dir) does not read it)")
 
 def _cfg(config, key, default=None, required=True):
     if key in config and config[key] is not None:
@@ -184,7 +257,9 @@ def load_model(model_dir):
     path = os.path.join(model_dir, "model.safetensors")
     if not os.path.exists(path):
         raise CheckpointError(f"{path}: missing (sharded checkpoints are not read here)")
-    w = read_safetensors(path)
+    dtypes = {}
+    w = read_safetensors(path, dtypes)
+    config_notes(model_dir, config, dtypes)
     exp = cfg.expected()
     missing = sorted(set(exp) - set(w))
     unexpected = sorted(set(w) - set(exp))
@@ -216,6 +291,7 @@ def apply_lora(cfg, w, adapter_dir):
     with open(os.path.join(adapter_dir, "adapter_config.json")) as f:
         ac = json.load(f)
     where = os.path.join(adapter_dir, "adapter_config.json")
+    adapter_notes(adapter_dir, ac)
     if ac.get("peft_type") != "LORA":
         raise CheckpointError(f"{where}: peft_type {ac.get('peft_type')!r} is not LORA")
     for key, ok in (("use_dora", False), ("fan_in_fan_out", False), ("bias", "none")):
@@ -350,7 +426,8 @@ def cmd_golden(args):
     ok = d_logits <= args.tol and d_lp <= args.tol
     print(json.dumps({"check": "golden", "model": args.model, "adapter": args.adapter,
                       "lora_modules": len(targeted), "max_abs_logits": d_logits,
-                      "max_abs_logprobs": d_lp, "tol": args.tol, "ok": ok}))
+                      "max_abs_logprobs": d_lp, "tol": args.tol, "ok": ok,
+                      "notes": sorted(set(NOTES))}))
     return 0 if ok else 1
 
 
@@ -375,7 +452,7 @@ def cmd_compare(args):
     ok = worst <= args.tol
     res = {"check": args.key, "model": args.model, "adapter": args.adapter,
            "lora_modules": len(targeted), "tokens": n, "max_abs_logprobs": worst,
-           "tol": args.tol, "ok": ok}
+           "tol": args.tol, "ok": ok, "notes": sorted(set(NOTES))}
     if base is not None:
         # how far the adapter moves the logprobs: a check of an adapter that
         # changes nothing would prove little

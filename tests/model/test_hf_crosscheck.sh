@@ -12,6 +12,9 @@
 #    weights + PEFT adapter, merged weights, and the base weights alone
 #    against the logprobs from before training;
 # 4. the check has teeth: the adapter with lora_alpha doubled must fail.
+# Then it lists the checker's notes on our saves: what a transformers/peft
+# user would meet beyond the numbers (a tokenizer AutoTokenizer cannot read,
+# torch_dtype versus the stored dtype, an unloadable base model path).
 # Exit 77 (skip) when /usr/bin/python3 has no torch.
 set -euo pipefail
 rlaif=$1
@@ -32,7 +35,8 @@ fail=0
 
 # check LABEL EXPECTED_RC ARGS...: runs the checker, prints its verdict.
 check() {
-  local label=$1 want=$2 rc=0
+  local label=$1 want=$2 rc=0 label_kind=ours
+  case $label in golden*|*must*) label_kind=other ;; esac
   shift 2
   "$py" "$checker" "$@" --tol "$tol" > "$tmp/res.json" 2> "$tmp/err" || rc=$?
   local line
@@ -45,7 +49,9 @@ except ValueError:
 out = "max |dlogprob| %.3g" % r["max_abs_logprobs"]
 if "max_abs_logits" in r: out += ", max |dlogit| %.3g" % r["max_abs_logits"]
 if "adapter_effect" in r: out += ", adapter moves logprobs by up to %.3g" % r["adapter_effect"]
-print(out)' "$tmp/res.json")
+with open(sys.argv[2], "a") as f:
+    for n in r.get("notes", []): f.write(n + "\n")
+print(out)' "$tmp/res.json" "$tmp/notes.$label_kind")
   if [ "$rc" = "$want" ]; then
     printf 'ok    %-44s %s\n' "$label" "$line"
   else
@@ -94,6 +100,12 @@ p = sys.argv[1] + "/adapter_config.json"
 c = json.load(open(p)); c["lora_alpha"] *= 2; json.dump(c, open(p, "w"))' "$tmp/bad_adapter"
 check "stories_lora: lora_alpha doubled must differ" 1 compare "$d/model" \
   --adapter "$tmp/bad_adapter" --ours "$d/ours.json"
+
+# What a transformers/peft user would meet beyond the numbers (not failures).
+if [ -s "$tmp/notes.ours" ]; then
+  echo "notes on our saves (not failures):"
+  sort -u "$tmp/notes.ours" | sed "s|$tmp/out/||g; s|^|  |"
+fi
 
 [ "$fail" = 0 ] || { echo "hf_crosscheck: FAILED"; exit 1; }
 echo "hf_crosscheck: all checks within $tol"
