@@ -3,14 +3,18 @@
  * and the AVX512-BF16 conversion that feeds it.
  *
  * This file alone is compiled with -mamx-tile -mamx-bf16 -mavx512bf16, and
- * nothing in it runs unless tf_amx_usable() said yes at run time, so the
- * rest of the plugin stays loadable on CPUs without these extensions.
+ * nothing in it runs unless tf_bf16_amx_available() said yes at run time,
+ * so the rest of the plugin stays loadable on CPUs without these extensions.
  *
- * Tile use: C is computed 32 x 32 at a time in four 16 x 16 f32 tiles
- * (tmm0..3), from two A tiles (tmm4, tmm5: 16 rows x 32 bf16 of the packed
- * A) and two B tiles (tmm6, tmm7: 16 k-pairs x 16 columns x 2 bf16 of the
- * packed B, the "VNNI" layout TDPBF16PS reads: C[m][n] += A[m][2i]·B[i][2n]
- * + A[m][2i+1]·B[i][2n+1]).  See matmul_bf16.h for the packed layouts.
+ * Every tile is 16 rows x 64 bytes.  TDPBF16PS C, A, B computes
+ * C[m][n] += A[m][2i]·B[i][2n] + A[m][2i+1]·B[i][2n+1] over i < 16: A holds
+ * 16 rows of 32 bf16, B 16 k-pairs of 16 columns (the "VNNI" layout).
+ *   tf_amx_block: a 32 x 32 block of C in four f32 tiles (tmm0..3), two A
+ *     tiles (tmm4, 5) and two B tiles (tmm6, 7) per 32 k;
+ *   tf_amx_rows3/1: decode's C^T = W X^T: up to three tiles of weight rows
+ *     as stored (tmm3..5) against the packed rows of X (tmm6), sums in
+ *     tmm0..2.
+ * See matmul_bf16.h for the packed layouts.
  */
 #include "matmul_bf16.h"
 
