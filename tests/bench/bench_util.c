@@ -180,7 +180,7 @@ int bu_write_random_hf(const tf_config *c, const char *dir, uint64_t seed, char 
     char path[4200];
     int rc = 0;
     snprintf(path, sizeof path, "%s/config.json", dir);
-    if (tf_save_config(c, path, err, errlen)) rc = -1;
+    if (tf_save_config(c, STW_F32, path, err, errlen)) rc = -1;
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     if (!rc && tf_save_safetensors(m, path, STW_F32, err, errlen)) rc = -1;
     snprintf(path, sizeof path, "%s/tokenizer.bin", dir);

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cJSON.h>
+
 #include "model_util.h"
 
 static const char *source_dir(void)
@@ -859,6 +861,39 @@ static void expect_error(const char *cfg, const char *needle)
     ck_assert_msg(strstr(err, needle) != NULL, "'%s' does not mention '%s'", err, needle);
 }
 
+/* adapter_config.json names the base model by an absolute path (PEFT reads
+ * it from wherever the adapter is), whatever path the model was opened by. */
+START_TEST(test_adapter_base_path_absolute)
+{
+    char cfg[4096], err[1024] = "";
+    snprintf(cfg, sizeof cfg,
+             "{\"path\": \"%s/models/../models/stories260K/stories260K.bin\", \"lora\": "
+             "{\"rank\": 2}}", source_dir());
+    rlc_instance *in = mu_model(cfg);
+    char *dir = mu_tempdir();
+    ck_assert_msg(mu_vt(in)->save(rlc_instance_self(in), dir, RLAIF_SAVE_ADAPTER, err,
+                                  sizeof err) == RLAIF_OK, "%s", err);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/adapter_config.json", dir);
+    FILE *fp = fopen(path, "rb");
+    ck_assert_ptr_nonnull(fp);
+    static char text[16384];
+    size_t n = fread(text, 1, sizeof text - 1, fp);
+    fclose(fp);
+    text[n] = 0;
+    cJSON *j = cJSON_Parse(text);
+    const cJSON *bm = cJSON_GetObjectItemCaseSensitive(j, "base_model_name_or_path");
+    ck_assert_msg(cJSON_IsString(bm), "%s", text);
+    ck_assert_msg(bm->valuestring[0] == '/' && !strstr(bm->valuestring, "/../") &&
+                      strstr(bm->valuestring, "models/stories260K/stories260K.bin"),
+                  "base_model_name_or_path = %s", bm->valuestring);
+    cJSON_Delete(j);
+    rlc_instance_unref(in);
+    mu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_config_errors)
 {
     expect_error(stories_cfg("\"trainable\": [\"no_such_tensor\"]"), "trainable");
@@ -915,6 +950,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_direction_entropy);
     tcase_add_test(tc, test_direction_values);
     tcase_add_test(tc, test_direction_score);
+    tcase_add_test(tc, test_adapter_base_path_absolute);
     tcase_add_test(tc, test_config_errors);
     suite_add_tcase(s, tc);
     return s;

@@ -44,7 +44,7 @@ static void save_hf(const tf_model *m, stw_dtype dt)
 {
     char path[600], err[256];
     snprintf(path, sizeof path, "%s/config.json", tmpdir);
-    ck_assert_msg(tf_save_config(&m->cfg, path, err, sizeof err) == RLAIF_OK, "%s", err);
+    ck_assert_msg(tf_save_config(&m->cfg, STW_F32, path, err, sizeof err) == RLAIF_OK, "%s", err);
     snprintf(path, sizeof path, "%s/model.safetensors", tmpdir);
     ck_assert_msg(tf_save_safetensors(m, path, dt, err, sizeof err) == RLAIF_OK, "%s", err);
 }
@@ -120,7 +120,7 @@ START_TEST(test_config_variants)
     char path[600], err[256];
     snprintf(path, sizeof path, "%s/config.json", tmpdir);
     for (int i = 0; i < 3; i++) {
-        ck_assert_msg(tf_save_config(&cs[i], path, err, sizeof err) == RLAIF_OK, "%s", err);
+        ck_assert_msg(tf_save_config(&cs[i], STW_F32, path, err, sizeof err) == RLAIF_OK, "%s", err);
         FILE *fp = fopen(path, "rb");
         static char text[8192];
         size_t n = fread(text, 1, sizeof text - 1, fp);
@@ -131,13 +131,21 @@ START_TEST(test_config_variants)
         assert_same_config(&cs[i], &back);
     }
     /* The shortest decimal form is written. */
-    ck_assert_int_eq(tf_save_config(&cs[0], path, err, sizeof err), RLAIF_OK);
+    ck_assert_int_eq(tf_save_config(&cs[0], STW_F32, path, err, sizeof err), RLAIF_OK);
     FILE *fp = fopen(path, "rb");
     char text[8192];
     size_t n = fread(text, 1, sizeof text - 1, fp);
     fclose(fp);
     text[n] = 0;
     ck_assert_ptr_nonnull(strstr(text, "1e-06"));
+    ck_assert_ptr_nonnull(strstr(text, "\"torch_dtype\":\t\"float32\""));
+    /* torch_dtype says what the weights beside it hold */
+    ck_assert_int_eq(tf_save_config(&cs[0], STW_BF16, path, err, sizeof err), RLAIF_OK);
+    fp = fopen(path, "rb");
+    n = fread(text, 1, sizeof text - 1, fp);
+    fclose(fp);
+    text[n] = 0;
+    ck_assert_msg(strstr(text, "\"torch_dtype\":\t\"bfloat16\""), "%s", text);
     remove_tmpdir();
 }
 END_TEST

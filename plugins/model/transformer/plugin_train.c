@@ -63,6 +63,7 @@
 #include "plugin_train.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fnmatch.h>
 #include <math.h>
 #include <stdio.h>
@@ -308,7 +309,13 @@ static rlaif_status lora_config_of(const tf_train_config *tc, const char *source
     lc->rslora = tc->rslora != 0;
     lc->n_targets = tc->n_targets;
     memcpy(lc->targets, tc->targets, sizeof lc->targets);
-    snprintf(lc->base_model, sizeof lc->base_model, "%s", source ? source : "");
+    /* PEFT reads base_model_name_or_path from anywhere: an absolute path, not
+     * one relative to where this run was started. */
+    char abs[PATH_MAX];
+    if (source && realpath(source, abs)) source = abs;
+    if (snprintf(lc->base_model, sizeof lc->base_model, "%s", source ? source : "") >=
+        (int)sizeof lc->base_model)
+        lc->base_model[0] = 0; /* too long to keep whole: written as null */
     return RLAIF_OK;
 }
 
@@ -716,7 +723,7 @@ static rlaif_status save_weights(tf_instance *in, const char *dir, int merged, c
     tf_train *tr = in->is_view ? NULL : in->train;
     char path[4200], e2[1024];
     snprintf(path, sizeof path, "%s/config.json", dir);
-    rlaif_status st = tf_save_config(&in->m->cfg, path, e2, sizeof e2);
+    rlaif_status st = tf_save_config(&in->m->cfg, dtype, path, e2, sizeof e2);
     if (!st) {
         snprintf(path, sizeof path, "%s/model.safetensors", dir);
         if (tr && tr->has_lora && merged)

@@ -91,7 +91,8 @@ static void gpt2_keys(cJSON *o, const tf_config *c)
     cJSON_AddBoolToObject(o, "tie_word_embeddings", c->tied);
 }
 
-rlaif_status tf_save_config(const tf_config *c, const char *path, char *err, size_t errlen)
+rlaif_status tf_save_config(const tf_config *c, stw_dtype dtype, const char *path, char *err,
+                            size_t errlen)
 {
     if (c->arch == TF_LLAMA && c->qkv_bias != c->o_bias)
         return rlaif_errorf(err, errlen, RLAIF_E_UNSUPPORTED,
@@ -108,7 +109,7 @@ rlaif_status tf_save_config(const tf_config *c, const char *path, char *err, siz
     add_token_id(o, "bos_token_id", c->bos_id);
     add_token_id(o, "eos_token_id", c->eos_id);
     add_token_id(o, "pad_token_id", c->pad_id);
-    cJSON_AddStringToObject(o, "torch_dtype", "float32");
+    cJSON_AddStringToObject(o, "torch_dtype", dtype == STW_BF16 ? "bfloat16" : "float32");
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
     if (!text) return rlaif_errorf(err, errlen, RLAIF_E_NOMEM, "%s: out of memory", path);

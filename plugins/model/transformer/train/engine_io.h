@@ -21,8 +21,10 @@ rlaif_status tf_save_safetensors(const tf_model *m, const char *path, stw_dtype 
                                  size_t errlen);
 
 /* Writes a Hugging Face config.json for c (llama, qwen2 or gpt2), atomically,
- * that tf_config_parse_hf reads back to the same numbers. */
-rlaif_status tf_save_config(const tf_config *c, const char *path, char *err, size_t errlen);
+ * that tf_config_parse_hf reads back to the same numbers.  `dtype` is the
+ * dtype of the weights saved beside it (its "torch_dtype"). */
+rlaif_status tf_save_config(const tf_config *c, stw_dtype dtype, const char *path, char *err,
+                            size_t errlen);
 
 /* Fills out[n_tab] with one AdamW tensor per entry of m->tab (decay on
  * matrices) and returns how many; entries with frozen[i] != 0 (frozen may
