@@ -13,6 +13,7 @@
  *   tok_hf_pretok.c      pre-tokenizers (regex splits, byte-level, Metaspace)
  *   tok_hf_encode.c added tokens, BPE words, the encode driver
  *   tok_hf_decode.c decoders
+ *   tok_hf_export.c tokenizer.bin written as tokenizer.json
  *   tok_nfc.c       Unicode NFC / NFD (tables in tok_nfc_tables.c)
  *   tokenizer.c     the public functions
  */
@@ -40,6 +41,9 @@ void tok_errf(char *err, size_t errlen, const char *fmt, ...) TOK_PRINTF(3, 4);
 
 /* Reads a whole file; *len excludes the NUL added at the end. */
 char *tok_read_file(const char *path, size_t *len, char *err, size_t errlen);
+
+/* Writes data[0..n) to dst through dst.tmp and a rename. */
+rlaif_status tok_write_file(const char *dst, const void *data, size_t n, char *err, size_t errlen);
 
 /* Copies src to dst (a file path); used by tokenizer_save. */
 rlaif_status tok_copy_file(const char *src, const char *dst, char *err, size_t errlen);
@@ -300,6 +304,13 @@ rlaif_status tok_llama2c_decode(const tokenizer *t, const int32_t *ids, size_t n
 
 /* The byte of a "<0xNN>" piece (exactly six chars), or -1. */
 int tok_parse_byte_piece(const char *s, size_t n);
+
+/* tok_hf_export.c: NULL when the llama2.c vocabulary can be written as an
+ * equivalent tokenizer.json, else why not (a static string). */
+const char *tok_llama2c_exportable(const tokenizer *t);
+/* Writes tokenizer.json, tokenizer_config.json and special_tokens_map.json
+ * into dir (RLAIF_E_UNSUPPORTED when the vocabulary cannot be written). */
+rlaif_status tok_llama2c_export_hf(const tokenizer *t, const char *dir, char *err, size_t errlen);
 
 /* tok_hf_load.c */
 tokenizer *tok_hf_load(const char *path, char *err, size_t errlen);

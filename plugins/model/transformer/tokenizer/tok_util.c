@@ -63,16 +63,11 @@ char *tok_read_file(const char *path, size_t *len, char *err, size_t errlen)
 
 /* Writes to "dst.tmp" and renames it over dst, so a checkpoint never holds
  * half a tokenizer file. */
-rlaif_status tok_copy_file(const char *src, const char *dst, char *err, size_t errlen)
+rlaif_status tok_write_file(const char *dst, const void *data, size_t n, char *err, size_t errlen)
 {
-    size_t n;
-    char *data = tok_read_file(src, &n, err, errlen);
-    if (!data)
-        return RLAIF_E_IO;
     size_t tn = strlen(dst) + 5;
     char *tmp = malloc(tn);
     if (!tmp) {
-        free(data);
         tok_errf(err, errlen, "%s: out of memory", dst);
         return RLAIF_E_NOMEM;
     }
@@ -80,13 +75,11 @@ rlaif_status tok_copy_file(const char *src, const char *dst, char *err, size_t e
     FILE *f = fopen(tmp, "wb");
     if (!f) {
         tok_errf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
-        free(data);
         free(tmp);
         return RLAIF_E_IO;
     }
     size_t put = fwrite(data, 1, n, f);
     int bad = (put != n) | (fclose(f) != 0);
-    free(data);
     if (bad || rename(tmp, dst) != 0) {
         tok_errf(err, errlen, "%s: %s", dst, bad ? "write error" : strerror(errno));
         remove(tmp);
@@ -95,6 +88,17 @@ rlaif_status tok_copy_file(const char *src, const char *dst, char *err, size_t e
     }
     free(tmp);
     return RLAIF_OK;
+}
+
+rlaif_status tok_copy_file(const char *src, const char *dst, char *err, size_t errlen)
+{
+    size_t n;
+    char *data = tok_read_file(src, &n, err, errlen);
+    if (!data)
+        return RLAIF_E_IO;
+    rlaif_status st = tok_write_file(dst, data, n, err, errlen);
+    free(data);
+    return st;
 }
 
 /* ===== Growable buffers ================================================= */

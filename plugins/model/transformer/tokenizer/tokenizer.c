@@ -200,8 +200,14 @@ rlaif_status tokenizer_save(const tokenizer *t, const char *dir, char *err, size
         tok_errf(err, errlen, "tokenizer_save: NULL argument");
         return RLAIF_E_INVALID;
     }
-    if (t->format == TOK_LLAMA2C)
-        return copy_into(t->path, dir, base_name(t->path), err, errlen);
+    if (t->format == TOK_LLAMA2C) {
+        /* The file itself (this library reads it back with run.c's rules),
+         * and tokenizer.json for everyone else when the vocabulary allows. */
+        rlaif_status st = copy_into(t->path, dir, base_name(t->path), err, errlen);
+        if (st == RLAIF_OK && !tok_llama2c_exportable(t))
+            st = tok_llama2c_export_hf(t, dir, err, errlen);
+        return st;
+    }
     rlaif_status st = copy_into(t->path, dir, "tokenizer.json", err, errlen);
     if (st == RLAIF_OK && t->config_path)
         st = copy_into(t->config_path, dir, "tokenizer_config.json", err, errlen);

@@ -90,9 +90,15 @@ rlaif_status tokenizer_encode(const tokenizer *t, const char *text, size_t len, 
 rlaif_status tokenizer_decode(const tokenizer *t, const int32_t *ids, size_t n, int skip_special,
                               char **out, size_t *len, char *err, size_t errlen);
 
-/* Copies the files the tokenizer was loaded from into `dir` (for checkpoints):
- * tokenizer.json (+ tokenizer_config.json when it was read) under those
- * names, or the llama2.c file under its own base name. */
+/* Writes the tokenizer into `dir` (for checkpoints).  A tokenizer.json is
+ * copied as tokenizer.json (+ tokenizer_config.json when it was read).  A
+ * llama2.c file is copied under its own base name, and beside it a Hugging
+ * Face tokenizer.json, tokenizer_config.json and special_tokens_map.json in
+ * Llama-2's layout (BPE with byte fallback, merges ranked by piece score)
+ * that encode every text as the file does, so AutoTokenizer reads the
+ * folder; see tok_hf_export.c for the texts where the two must differ
+ * ("<s>" or U+2581 written in the text).  A vocabulary tokenizer.json cannot
+ * hold (a piece that is not UTF-8 or appears twice) gets the copy alone. */
 rlaif_status tokenizer_save(const tokenizer *t, const char *dir, char *err, size_t errlen);
 
 #endif
