@@ -11,7 +11,7 @@
  * the tokenizer.json and tokenizes as the original model.
  *
  * Hugging Face's own `tokenizers` reads the same file in
- * test_hf_export_node.sh.
+ * test_hf_export_node.sh (`--dump DIR` writes its cases).
  */
 #include <check.h>
 #include <stdio.h>
@@ -441,11 +441,98 @@ START_TEST(test_plugin_reload)
 END_TEST
 #endif
 
-int main(void)
+/* ===== --dump DIR: the cases for test_hf_export_node.sh ================ */
+
+static void put_hex(FILE *f, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%02x", (unsigned char)s[i]);
+}
+
+static void put_ids(FILE *f, const tokenizer *t, const char *s, size_t n, int bos)
+{
+    char err[256];
+    int32_t *ids;
+    size_t k;
+    if (tokenizer_encode(t, s, n, bos, &ids, &k, err, sizeof err) != RLAIF_OK) {
+        fprintf(stderr, "encode: %s\n", err);
+        exit(1);
+    }
+    fputc('[', f);
+    for (size_t i = 0; i < k; i++)
+        fprintf(f, "%s%d", i ? "," : "", (int)ids[i]);
+    fputc(']', f);
+    free(ids);
+}
+
+/* Saves tok512.bin's tokenizer into dir and writes dir/cases.json: each
+ * text (hex) with the llama2.c ids, without and with BOS. */
+static int dump_cases(const char *dir)
+{
+    char err[512];
+    char *path = tok512_path();
+    tokenizer *t = tokenizer_load_llama2c(path, 512, err, sizeof err);
+    free(path);
+    if (!t || tokenizer_save(t, dir, err, sizeof err) != RLAIF_OK) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    texts x = {0};
+    add_jsonl_prompts(&x, "../../../examples/data/story_prompts_train.jsonl");
+    add_jsonl_prompts(&x, "../../../examples/data/story_prompts_heldout.jsonl");
+    add_json_array(&x, "texts.json");
+    add_json_array(&x, "random_texts.json");
+    for (size_t i = 0; i < sizeof hand_picked / sizeof *hand_picked; i++)
+        texts_add(&x, hand_picked[i], strlen(hand_picked[i]));
+    add_random(&x, t, 2000);
+    char cases[4200];
+    snprintf(cases, sizeof cases, "%s/cases.json", dir);
+    FILE *f = fopen(cases, "w");
+    if (!f)
+        return 1;
+    fputs("[\n", f);
+    int first = 1;
+    for (size_t i = 0; i < x.n; i++) {
+        if (known_gap(x.s[i], x.len[i]))
+            continue;
+        fprintf(f, "%s{\"text_hex\": \"", first ? "" : ",\n");
+        put_hex(f, x.s[i], x.len[i]);
+        fputs("\", \"ids\": ", f);
+        put_ids(f, t, x.s[i], x.len[i], 0);
+        fputs(", \"ids_bos\": ", f);
+        put_ids(f, t, x.s[i], x.len[i], 1);
+        fputc('}', f);
+        first = 0;
+    }
+    fputs("\n]\n", f);
+    texts_free(&x);
+    tokenizer_free(t);
+    return fclose(f) != 0;
+}
+
+/* Check's helpers only work inside a test, so the dump runs as one. */
+static const char *dump_dir;
+START_TEST(test_dump)
+{
+    ck_assert_msg(dump_cases(dump_dir) == 0, "dump into %s failed", dump_dir);
+}
+END_TEST
+
+int main(int argc, char **argv)
 {
     Suite *s = suite_create("tokenizer_hf_export");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 300);
+    if (argc == 3 && !strcmp(argv[1], "--dump")) {
+        dump_dir = argv[2];
+        tcase_add_test(tc, test_dump);
+        suite_add_tcase(s, tc);
+        SRunner *r = srunner_create(s);
+        srunner_run_all(r, CK_SILENT);
+        int failed = srunner_ntests_failed(r);
+        srunner_free(r);
+        return failed ? 1 : 0;
+    }
     tcase_add_test(tc, test_files);
     tcase_add_test(tc, test_same_ids);
     tcase_add_test(tc, test_known_gaps);
