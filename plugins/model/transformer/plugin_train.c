@@ -29,7 +29,9 @@
  * Files save() writes into its directory (each atomically):
  *   WEIGHTS   config.json, model.safetensors (Hugging Face names; heads as
  *             v_head.summary.{weight,bias} and score.weight), the tokenizer
- *             files.  With LoRA: the base weights W0, or with MERGED the
+ *             files (a llama2.c tokenizer.bin plus the tokenizer.json,
+ *             tokenizer_config.json and special_tokens_map.json that
+ *             tokenizer_save writes for it).  With LoRA: the base weights W0, or with MERGED the
  *             weights with the adapters folded in (W0 + s B A, made a
  *             piece at a time while writing; the model in memory keeps W0).  llama2.c checkpoints
  *             are already in Hugging Face's rotate-half layout in memory
