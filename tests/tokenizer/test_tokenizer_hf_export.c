@@ -380,7 +380,10 @@ END_TEST
 
 #ifdef HAVE_MODEL_UTIL
 /* A stories260K model saved through the plugin reloads from its folder with
- * the tokenizer.json and tokenizes every text as the original. */
+ * the tokenizer.json (named explicitly) and tokenizes every text as the
+ * original; reloaded without naming one, it takes its native tok512.bin and
+ * behaves as the original (greedy generation stops at BOS alike, a
+ * continuation decodes with its leading space). */
 START_TEST(test_plugin_reload)
 {
     char cfg[4400], err[1024];
@@ -393,8 +396,40 @@ START_TEST(test_plugin_reload)
                       RLAIF_OK, "%s", err);
     ck_assert(file_exists(dir, "tokenizer.json"));
     ck_assert(file_exists(dir, "tok512.bin"));
-    snprintf(cfg, sizeof cfg, "{\"path\": \"%s\", \"threads\": 1}", dir);
+    snprintf(cfg, sizeof cfg, "{\"path\": \"%s\", \"tokenizer\": \"%s/tokenizer.json\", "
+             "\"threads\": 1}", dir, dir);
     rlc_instance *b = mu_model(cfg);
+    snprintf(cfg, sizeof cfg, "{\"path\": \"%s\", \"threads\": 1}", dir);
+    rlc_instance *c = mu_model(cfg);
+    {
+        int32_t bos[1] = {1}, ga[256], gc[256];
+        float la[256], lc[256];
+        size_t one = 1, na = 0, nc = 0;
+        uint8_t fa = 0, fc = 0;
+        const int32_t *pp[1] = {bos};
+        rlaif_seqs ps = {.struct_size = sizeof ps, .n = 1, .ids = pp, .len = &one};
+        rlaif_sampling sp = {.struct_size = sizeof sp, .temperature = 0, .top_p = 1,
+                             .max_new_tokens = 256};
+        rlaif_generation g1 = {.struct_size = sizeof g1, .ids = ga, .logprobs = la, .n_new = &na,
+                               .finish = &fa};
+        rlaif_generation g2 = {.struct_size = sizeof g2, .ids = gc, .logprobs = lc, .n_new = &nc,
+                               .finish = &fc};
+        ck_assert_msg(mu_vt(a)->generate(rlc_instance_self(a), &ps, &sp, &g1, err, sizeof err) ==
+                          RLAIF_OK, "%s", err);
+        ck_assert_msg(mu_vt(c)->generate(rlc_instance_self(c), &ps, &sp, &g2, err, sizeof err) ==
+                          RLAIF_OK, "%s", err);
+        ck_assert_msg(na == nc && fa == fc && !memcmp(ga, gc, na * sizeof *ga),
+                      "reloaded generation: %zu tokens (finish %d) vs %zu (finish %d)", nc, fc, na,
+                      fa);
+        char ta[4096], tc[4096];
+        size_t la_n, lc_n;
+        ck_assert(mu_vt(a)->detokenize(rlc_instance_self(a), ga, na, 1, ta, sizeof ta, &la_n, err,
+                                       sizeof err) == RLAIF_OK);
+        ck_assert(mu_vt(c)->detokenize(rlc_instance_self(c), gc, nc, 1, tc, sizeof tc, &lc_n, err,
+                                       sizeof err) == RLAIF_OK);
+        ck_assert_msg(la_n == lc_n && !memcmp(ta, tc, la_n), "reloaded text \"%.*s\" vs \"%.*s\"",
+                      (int)lc_n, tc, (int)la_n, ta);
+    }
 
     texts t = {0};
     add_jsonl_prompts(&t, "../../../examples/data/story_prompts_train.jsonl");
@@ -433,6 +468,7 @@ START_TEST(test_plugin_reload)
     }
     printf("hf_export: %zu texts tokenize alike through the plugin after save + reload\n", checked);
     texts_free(&t);
+    rlc_instance_unref(c);
     rlc_instance_unref(b);
     rlc_instance_unref(a);
     mu_rmtree(dir);

@@ -121,17 +121,20 @@ static rlaif_status load_weights_and_tokenizer(tf_instance *in, const char *path
     if (is_dir(path)) {
         st = tf_model_load_hf(path, value_head, score_head, in->seed, &in->m, err, errlen);
         if (st) return st;
-        char tp[4200];
-        if (!tok_path) {
-            snprintf(tp, sizeof tp, "%s/tokenizer.json", path);
-            if (exists(tp)) tok_path = tp;
-        }
-        /* A folder saved from a llama2.c model carries its tokenizer.bin. */
-        char *bin = NULL;
-        if (!tok_path || (strlen(tok_path) > 4 && !strcmp(tok_path + strlen(tok_path) - 4, ".bin"))) {
+        /* A folder saved from a llama2.c model carries its tokenizer.bin as
+         * well as the tokenizer.json made from it for Hugging Face: the .bin
+         * is the original, with llama2.c's conventions (BOS ends a story,
+         * decoding keeps a continuation's leading space), so it wins. */
+        char *bin = NULL, tp[4200];
+        if (tok_path) {
+            size_t n = strlen(tok_path);
+            if (n > 4 && !strcmp(tok_path + n - 4, ".bin")) bin = strdup(tok_path);
+        } else {
             char probe[4200];
             snprintf(probe, sizeof probe, "%s/model", path);
-            bin = tok_path ? strdup(tok_path) : find_llama2c_tokenizer(probe, in->m->cfg.vocab_size);
+            bin = find_llama2c_tokenizer(probe, in->m->cfg.vocab_size);
+            snprintf(tp, sizeof tp, "%s/tokenizer.json", path);
+            if (!bin && exists(tp)) tok_path = tp;
         }
         if (bin) {
             in->tok = tokenizer_load_llama2c(bin, in->m->cfg.vocab_size, err, errlen);
