@@ -127,6 +127,26 @@ void tf_amx_rows1(float *ct, const uint16_t *w, size_t K, const uint16_t *xp)
     _tile_stored(0, ct, 64);
 }
 
+void tf_amx_store_rows(float *y, size_t ldy, const float *ct, size_t M, size_t nr,
+                       int accumulate)
+{
+    /* Column m of each 16 x 16 tile is row m of Y: one gather per 16 outputs. */
+    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+                                                             11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32(16));
+    for (size_t t = 0; t * 16 < nr; t++) {
+        size_t left = nr - t * 16;
+        __mmask16 msk = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+        for (size_t m = 0; m < M; m++) {
+            __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), msk, idx,
+                                                ct + t * 256 + m, 4);
+            float *out = y + m * ldy + t * 16;
+            if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(msk, out));
+            _mm512_mask_storeu_ps(out, msk, v);
+        }
+    }
+}
+
 void tf_amx_cvt_row(uint16_t *dst, const float *src, size_t n)
 {
     size_t i = 0;
@@ -212,6 +232,11 @@ void tf_amx_block(float *c, size_t ldc, int load_c, const uint16_t *a, size_t a_
     (void)c, (void)ldc, (void)load_c, (void)a, (void)a_stride, (void)b, (void)kp;
 }
 void tf_amx_cvt_row(uint16_t *dst, const float *src, size_t n) { tf_to_bf16(dst, src, n); }
+void tf_amx_store_rows(float *y, size_t ldy, const float *ct, size_t M, size_t nr,
+                       int accumulate)
+{
+    (void)y, (void)ldy, (void)ct, (void)M, (void)nr, (void)accumulate;
+}
 void tf_amx_rows3(float *ct, const uint16_t *w, size_t K, const uint16_t *xp,
                   const uint16_t *pf)
 {

@@ -350,13 +350,7 @@ typedef struct rows_amx_job {
  * them) into Y. */
 static void rows_amx_store(const rows_amx_job *j, const float *ct, size_t n0, size_t nr)
 {
-    for (size_t m = 0; m < j->M; m++) {
-        float *y = j->Y + m * j->ldy + n0;
-        for (size_t i = 0; i < nr; i++) {
-            float v = ct[(i / 16) * 256 + (i % 16) * 16 + m];
-            y[i] = j->accumulate ? y[i] + v : v;
-        }
-    }
+    tf_amx_store_rows(j->Y + n0, j->ldy, ct, j->M, nr, j->accumulate);
 }
 
 static void rows_amx_task(void *ctx, size_t t, int thread)

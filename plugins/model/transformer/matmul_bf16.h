@@ -83,6 +83,10 @@ void tf_amx_pack_b_rows(uint16_t *panel, size_t kp, const float *src, size_t ldb
 void tf_amx_rows3(float *ct, const uint16_t *w, size_t K, const uint16_t *xp,
                   const uint16_t *pf);
 void tf_amx_rows1(float *ct, const uint16_t *w, size_t K, const uint16_t *xp);
+/* Y[m][i] (+)= ct[i / 16][i % 16][m] for m < M, i < nr <= 48: the rows
+ * kernels' transposed tiles into rows of Y (ldy apart). */
+void tf_amx_store_rows(float *y, size_t ldy, const float *ct, size_t M, size_t nr,
+                       int accumulate);
 /* dst[0..n) = bf16(src[0..n)), round to nearest even, with AVX512-BF16. */
 void tf_amx_cvt_row(uint16_t *dst, const float *src, size_t n);
 
