@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "kernels.h"
 #include "matmul_bf16.h"
@@ -180,6 +181,105 @@ START_TEST(test_weight_cache)
 }
 END_TEST
 
+/* f32 denormal inputs count as zeros on both paths (the AMX path's
+ * conversion flushes them): a denormal times 1e38 adds nothing.  The
+ * largest denormal would round up to the smallest normal bf16. */
+START_TEST(test_bf16_denormal_inputs)
+{
+    static const uint32_t den[] = {0x00400000u, 0x007fffffu, 0x80400000u, 0x00000001u};
+    tf_pool *pool = tf_pool_create(1);
+    size_t M = 32, N = 32, K = 32;
+    float *A = calloc(M * K, sizeof *A), *B = calloc(K * N, sizeof *B), *C = calloc(M * N, sizeof *C);
+    for (int portable = 0; portable < 2; portable++)
+        for (size_t i = 0; i < sizeof den / sizeof *den; i++) {
+            memcpy(&A[0], &den[i], 4);
+            B[0] = 1e38f;
+            tf_bf16_force_portable(portable);
+            tf_matmul_bf16(pool, C, N, A, K, 0, B, N, 0, M, N, K, 0);
+            tf_bf16_force_portable(0);
+            ck_assert_msg(C[0] == 0.0f, "portable %d: denormal %08x times 1e38 gave %g", portable,
+                          den[i], C[0]);
+        }
+    free(A), free(B), free(C);
+    tf_pool_free(pool);
+}
+END_TEST
+
+/* A B operand that starts inside the declared weights but runs past their
+ * end is not a weight: what lies beyond may change with no new version. */
+START_TEST(test_weight_cache_partial_range)
+{
+    tf_pool *pool = tf_pool_create(2);
+    size_t M = 48, N = 40, K = 64;
+    float *W = rand_buf(N * K), *X = rand_buf(M * K), *C = malloc(M * N * sizeof *C),
+          *R = malloc(M * N * sizeof *R);
+    uint64_t version = 1;
+    tf_pool_set_weights(pool, W, N * K / 2 * sizeof *W, &version); /* half of B */
+    for (int tB = 0; tB < 2; tB++) {
+        size_t ldb = tB ? K : N;
+        tf_matmul_bf16(pool, C, N, X, K, 0, W, ldb, tB, M, N, K, 0);
+        for (size_t i = N * K / 2; i < N * K; i++) W[i] = -W[i]; /* outside: no new version */
+        tf_matmul_bf16(pool, C, N, X, K, 0, W, ldb, tB, M, N, K, 0);
+        tf_bf16_force_portable(1);
+        tf_matmul_bf16(pool, R, N, X, K, 0, W, ldb, tB, M, N, K, 0);
+        tf_bf16_force_portable(0);
+        for (size_t i = 0; i < M * N; i++)
+            ck_assert_msg(fabsf(C[i] - R[i]) <= 1e-4f, "tB%d: [%zu] %g vs %g (stale packed B)",
+                          tB, i, C[i], R[i]);
+    }
+    tf_pool_set_weights(pool, NULL, 0, NULL);
+    free(W), free(X), free(C), free(R);
+    tf_pool_free(pool);
+}
+END_TEST
+
+/* A product that finds no memory for its packed A (and so runs without
+ * tiles) must not leave a weight's cache entry marked as packed: the next
+ * product packs it.  The address-space limit makes the large allocations
+ * fail; sanitizers reserve too much address space for it. */
+static size_t vm_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0;
+    if (f && fscanf(f, "%lu", &pages) != 1) pages = 0;
+    if (f) fclose(f);
+    return (size_t)pages * 4096;
+}
+
+START_TEST(test_weight_cache_after_oom)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    return;
+#else
+    tf_pool *pool = tf_pool_create(1);
+    size_t M = (size_t)1 << 17, N = 32, K = 32;
+    float *W = rand_buf(N * K), *X = rand_buf(M * K), *C = calloc(M * N, sizeof *C),
+          *R = calloc(M * N, sizeof *R);
+    tf_bf16_force_portable(1);
+    tf_matmul_bf16(pool, R, N, X, K, 0, W, K, 1, M, N, K, 0); /* also warms up the BLAS */
+    tf_bf16_force_portable(0);
+    uint64_t version = 1;
+    tf_pool_set_weights(pool, W, N * K * sizeof *W, &version);
+    struct rlimit old, lim;
+    ck_assert_int_eq(getrlimit(RLIMIT_AS, &old), 0);
+    lim.rlim_cur = vm_bytes() + ((size_t)2 << 20);
+    lim.rlim_max = old.rlim_max;
+    if (old.rlim_cur == RLIM_INFINITY || old.rlim_cur > lim.rlim_cur) {
+        ck_assert_int_eq(setrlimit(RLIMIT_AS, &lim), 0);
+        tf_matmul_bf16(pool, C, N, X, K, 0, W, K, 1, M, N, K, 0); /* no scratch */
+        ck_assert_int_eq(setrlimit(RLIMIT_AS, &old), 0);
+    }
+    tf_matmul_bf16(pool, C, N, X, K, 0, W, K, 1, M, N, K, 0);
+    for (size_t i = 0; i < M * N; i++)
+        ck_assert_msg(fabsf(C[i] - R[i]) <= 1e-4f * (1 + fabsf(R[i])), "[%zu] %g vs %g", i, C[i],
+                      R[i]);
+    tf_pool_set_weights(pool, NULL, 0, NULL);
+    free(W), free(X), free(C), free(R);
+    tf_pool_free(pool);
+#endif
+}
+END_TEST
+
 /* Decode's rows on bf16 weights with AMX: against the double reference
  * over rounded operands, for every batch size up to 16, weight row counts
  * that leave partial groups and tiles, and batch independence. */
@@ -244,6 +344,9 @@ int main(void)
     tcase_add_test(tc, test_bf16_portable_path);
     tcase_add_test(tc, test_pool_switch);
     tcase_add_test(tc, test_weight_cache);
+    tcase_add_test(tc, test_bf16_denormal_inputs);
+    tcase_add_test(tc, test_weight_cache_partial_range);
+    tcase_add_test(tc, test_weight_cache_after_oom);
     tcase_add_test(tc, test_gemm_rows_amx);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

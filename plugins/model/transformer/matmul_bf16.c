@@ -57,6 +57,9 @@ static inline uint16_t bf16_of(float x)
     uint32_t b;
     memcpy(&b, &x, 4);
     if ((b & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((b >> 16) | 0x40);
+    /* A denormal becomes a zero of its sign, as the AMX path's conversion
+     * (VCVTNEPS2BF16) makes it. */
+    if (!(b & 0x7f800000u)) return (uint16_t)((b >> 16) & 0x8000);
     return (uint16_t)((b + 0x7fffu + ((b >> 16) & 1)) >> 16);
 }
 
@@ -187,6 +190,7 @@ typedef struct cache_entry {
     size_t ldb, n, k;
     int trans;
     uint64_t version;
+    int ready;            /* packed holds B at `version` */
     uint16_t *packed;     /* Np * Kp bf16 */
 } cache_entry;
 
@@ -223,21 +227,26 @@ void tf_bf16_cache_set_weights(tf_bf16_cache *c, const void *base, size_t bytes,
     c->version = version;
 }
 
-/* The entry for B when B is a weight (inside the declared memory), created
- * if new; NULL otherwise or when out of memory.  *fresh says whether its
- * packed copy must be (re)made. */
+/* The entry for B when B is a weight (wholly inside the declared memory),
+ * created if new; NULL otherwise or when out of memory.  *fresh says
+ * whether its packed copy must be (re)made; the caller sets `ready` once
+ * it has been. */
 static cache_entry *cache_lookup(tf_bf16_cache *c, const float *b, size_t ldb, int trans,
                                  size_t n, size_t k, int *fresh)
 {
     if (!c || !c->base || !c->version) return NULL;
     const char *p = (const char *)b;
     if (p < c->base || p >= c->base + c->bytes) return NULL;
+    size_t rows = trans ? n : k, cols = trans ? k : n;
+    size_t room = (size_t)(c->base + c->bytes - p) / sizeof(float);
+    if (cols > room || (rows > 1 && ldb && (rows - 1) > (room - cols) / ldb)) return NULL;
     uint64_t v = *c->version;
     for (size_t i = 0; i < c->n; i++) {
         cache_entry *e = &c->e[i];
         if (e->b == b && e->ldb == ldb && e->trans == trans && e->n == n && e->k == k) {
-            *fresh = e->version != v;
+            *fresh = !e->ready || e->version != v;
             e->version = v;
+            e->ready = 0;
             return e;
         }
     }
@@ -251,7 +260,7 @@ static cache_entry *cache_lookup(tf_bf16_cache *c, const float *b, size_t ldb, i
     uint16_t *packed = aligned_alloc(64, round_up(n, 32) * round_up(k, 32) * sizeof *packed);
     if (!packed) return NULL;
     cache_entry *e = &c->e[c->n++];
-    *e = (cache_entry){b, ldb, n, k, trans, v, packed};
+    *e = (cache_entry){b, ldb, n, k, trans, v, 0, packed};
     *fresh = 1;
     return e;
 }
@@ -327,6 +336,7 @@ static void matmul_amx(tf_pool *pool, float *C, size_t ldc, const float *A, size
         pb.chunk = (panels + 4 * nt - 1) / (4 * nt);
         tf_pool_run(pool, (panels + pb.chunk - 1) / pb.chunk, pack_b_task, &pb);
     }
+    if (ce) ce->ready = 1;
 
     block_job bj = {C, ldc, M, N, accumulate, ap, bp, Kp, Mp / 32, Np / 32, 8};
     /* Small products keep at least 4 tasks per thread. */

@@ -10,7 +10,8 @@
  * run on the tile unit, several times the f32 FMA peak.  Elsewhere the
  * same numbers come from rounding both operands to bf16 and running the
  * f32 sgemm: the semantics (inputs rounded to nearest-even bf16, f32
- * accumulation) do not depend on the machine, only the speed does.
+ * denormal inputs as zeros, f32 accumulation) do not depend on the
+ * machine, only the speed does.
  *
  * Packed operands (the AMX path), both zero-padded:
  *   A: Mp x Kp bf16, row-major (Mp a multiple of 32, Kp of 32);
