@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "adamw.h"
+#include "pool.h"
 
 /* Two tensors in one flat array: "w" (2 elements, decays) and "b" (1
  * element, no decay). */
@@ -153,6 +154,58 @@ START_TEST(test_schedules)
 }
 END_TEST
 
+/* On the engine's pool the step gives the same bits as on one thread:
+ * parameters, moments, the gradient norm and the clip factor, over steps
+ * with clipping, decay on and off, and tensors larger than one chunk. */
+START_TEST(test_pool_same_bits)
+{
+    enum { N = 300000 + 7 };
+    static const adamw_tensor T[4] = {
+        {.name = "big", .offset = 0, .numel = 200000, .decay = true},
+        {.name = "bias", .offset = 200000, .numel = 5, .decay = false},
+        {.name = "mid", .offset = 200005, .numel = 99995, .decay = true},
+        {.name = "norm", .offset = 300000, .numel = 7, .decay = false},
+    };
+    float *w1 = malloc(N * sizeof *w1), *w2 = malloc(N * sizeof *w2), *g = malloc(N * sizeof *g);
+    uint64_t r = 3;
+    for (size_t i = 0; i < N; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        w1[i] = w2[i] = (float)(r >> 40) / (float)(1u << 24) - 0.5f;
+    }
+    adamw_state a, b;
+    adamw_init(&a, N);
+    adamw_init(&b, N);
+    tf_pool *pool = tf_pool_create(3);
+    b.pool = pool;
+    adamw_params p = hand_params();
+    p.max_grad_norm = 1.0f;
+    char err[256];
+    for (int step = 0; step < 4; step++) {
+        for (size_t i = 0; i < N; i++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            g[i] = ((float)(r >> 40) / (float)(1u << 24) - 0.5f) * (float)(step + 1);
+        }
+        adamw_report ra, rb;
+        ck_assert_int_eq(adamw_step(&a, w1, g, T, 4, &p, &ra, err, sizeof err), ADAMW_OK);
+        ck_assert_int_eq(adamw_step(&b, w2, g, T, 4, &p, &rb, err, sizeof err), ADAMW_OK);
+        ck_assert(ra.grad_norm == rb.grad_norm && ra.clip == rb.clip);
+        ck_assert(ra.clip < 1.0);
+        ck_assert_msg(!memcmp(w1, w2, N * sizeof *w1), "parameters differ at step %d", step);
+        ck_assert(!memcmp(a.m, b.m, N * sizeof *a.m) && !memcmp(a.v, b.v, N * sizeof *a.v));
+    }
+    /* a non-finite gradient is still found, named, and nothing moves */
+    g[250000] = NAN;
+    memcpy(w1, w2, N * sizeof *w1);
+    ck_assert_int_eq(adamw_step(&b, w2, g, T, 4, &p, NULL, err, sizeof err), ADAMW_E_NONFINITE);
+    ck_assert_ptr_nonnull(strstr(err, "'mid' at element 49995"));
+    ck_assert(!memcmp(w1, w2, N * sizeof *w1));
+    tf_pool_free(pool);
+    adamw_free(&a);
+    adamw_free(&b);
+    free(w1), free(w2), free(g);
+}
+END_TEST
+
 static Suite *adamw_suite(void)
 {
     Suite *s = suite_create("train_adamw");
@@ -161,6 +214,7 @@ static Suite *adamw_suite(void)
     tcase_add_test(tc, test_clip_and_scale);
     tcase_add_test(tc, test_nonfinite_names_tensor);
     tcase_add_test(tc, test_schedules);
+    tcase_add_test(tc, test_pool_same_bits);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -394,8 +394,10 @@ rlaif_status tf_train_init(tf_instance *in, const tf_train_config *tc, char *err
         in->eng.lean = 1; /* the memory LoRA saves is the point: keep less too */
     }
     rlaif_status st = make_frozen(tr, m, tc, err, errlen);
-    if (st) return st;
-    return make_groups(tr, m, err, errlen);
+    if (!st) st = make_groups(tr, m, err, errlen);
+    /* AdamW runs on the engine's threads (the same bits as on one). */
+    for (size_t k = 0; !st && k < tr->n_groups; k++) tr->groups[k].opt.pool = in->eng.pool;
+    return st;
 }
 
 static void remove_view(tf_train *tr, tf_instance *v)

@@ -44,10 +44,17 @@ typedef struct adamw_params {
  * weight decay 0.01), no clipping, grad_scale 1. */
 adamw_params adamw_params_default(void);
 
+struct tf_pool;
+
 typedef struct adamw_state {
     size_t n;      /* elements in the flat arrays */
     float *m, *v;  /* [n] each, NULL until the first step */
     uint64_t step; /* steps taken */
+    /* The threads the step runs on (NULL after adamw_init: the caller).  Not
+     * owned.  The results are the same bits either way: every element is
+     * updated on its own, and each tensor's sum of squares is formed by one
+     * thread and the sums are added in tensor order. */
+    struct tf_pool *pool;
 } adamw_state;
 
 /* What a step reports. */
