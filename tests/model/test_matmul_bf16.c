@@ -6,6 +6,9 @@
  * switch that routes tf_matmul there.
  */
 #include <check.h>
+#if defined(__AMX_TILE__)
+#include <immintrin.h>
+#endif
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -335,6 +338,32 @@ START_TEST(test_gemm_rows_amx)
 }
 END_TEST
 
+/* Another library on the same thread may load its own tile configuration
+ * between our products (here: every tile 8 rows x 32 bytes); the next
+ * product must still be right. */
+START_TEST(test_foreign_tile_config)
+{
+#if defined(__AMX_TILE__)
+    if (!tf_bf16_amx_available()) return;
+    tf_pool *pool = tf_pool_create(1); /* tasks run on this thread */
+    check_one(pool, 64, 64, 96, 0, 1, 0, 0);
+    struct {
+        uint8_t palette, start_row, reserved[14];
+        uint16_t colsb[16];
+        uint8_t rows[16];
+    } __attribute__((aligned(64))) cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) cfg.colsb[t] = 32, cfg.rows[t] = 8;
+    __asm__ volatile("" : : "r"(&cfg) : "memory");
+    _tile_loadconfig(&cfg);
+    check_one(pool, 64, 64, 96, 0, 1, 0, 0);
+    check_one(pool, 40, 100, 64, 1, 0, 1, 0);
+    tf_pool_free(pool);
+#endif
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("matmul_bf16");
@@ -348,6 +377,7 @@ int main(void)
     tcase_add_test(tc, test_weight_cache_partial_range);
     tcase_add_test(tc, test_weight_cache_after_oom);
     tcase_add_test(tc, test_gemm_rows_amx);
+    tcase_add_test(tc, test_foreign_tile_config);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

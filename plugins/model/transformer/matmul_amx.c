@@ -30,27 +30,29 @@ typedef struct tile_config {
     uint8_t rows[16];
 } tile_config;
 
-/* The tile configuration is per thread; a thread loads it once. */
-static _Thread_local int tls_configured;
-
-static void configure(void)
+/* The tile shapes every kernel here uses: 8 tiles of 16 rows x 64 bytes.
+ * Loaded at the start of every pool task, not once per thread: other code
+ * in the process (a plugin using another AMX library, say) may load its own
+ * configuration on the same thread between our products. */
+void tf_amx_configure(void)
 {
-    if (tls_configured) return;
-    tile_config cfg;
+    tile_config cfg __attribute__((aligned(64)));
     memset(&cfg, 0, sizeof cfg);
     cfg.palette_id = 1;
     for (int t = 0; t < 8; t++) {
         cfg.rows[t] = 16;
         cfg.colsb[t] = 64;
     }
+    /* GCC's intrinsic does not tell the compiler that it reads all 64 bytes,
+     * which then drops the stores to rows and colsb as dead: the barrier
+     * keeps them. */
+    __asm__ volatile("" : : "r"(&cfg) : "memory");
     _tile_loadconfig(&cfg);
-    tls_configured = 1;
 }
 
 void tf_amx_block(float *c, size_t ldc, int load_c, const uint16_t *a, size_t a_stride,
                   const uint16_t *b, size_t kp)
 {
-    configure();
     /* a: 32 rows of the packed A at a_stride bf16 apart; b: the packed B of
      * 32 columns (two 16-column panels, each kp/2 rows of 32 bf16).  Tile
      * loads and stores take byte strides. */
@@ -87,7 +89,6 @@ void tf_amx_block(float *c, size_t ldc, int load_c, const uint16_t *a, size_t a_
 void tf_amx_rows3(float *ct, const uint16_t *w, size_t K, const uint16_t *xp,
                   const uint16_t *pf)
 {
-    configure();
     /* C^T = W X^T: the weight rows are the A operand exactly as stored
      * (16 rows, K apart), the packed rows of X the B operand. */
     size_t ws = K * 2;
@@ -116,7 +117,6 @@ void tf_amx_rows3(float *ct, const uint16_t *w, size_t K, const uint16_t *xp,
 
 void tf_amx_rows1(float *ct, const uint16_t *w, size_t K, const uint16_t *xp)
 {
-    configure();
     size_t ws = K * 2;
     _tile_zero(0);
     for (size_t k = 0; k < K; k += 32) {
@@ -232,6 +232,7 @@ void tf_amx_block(float *c, size_t ldc, int load_c, const uint16_t *a, size_t a_
     (void)c, (void)ldc, (void)load_c, (void)a, (void)a_stride, (void)b, (void)kp;
 }
 void tf_amx_cvt_row(uint16_t *dst, const float *src, size_t n) { tf_to_bf16(dst, src, n); }
+void tf_amx_configure(void) {}
 void tf_amx_store_rows(float *y, size_t ldy, const float *ct, size_t M, size_t nr,
                        int accumulate)
 {

@@ -303,6 +303,7 @@ static void block_task(void *ctx, size_t i, int thread)
 {
     (void)thread;
     const block_job *j = ctx;
+    tf_amx_configure();
     size_t per_n = (j->mblocks + j->group - 1) / j->group;
     size_t nb = i / per_n, mb0 = (i % per_n) * j->group;
     size_t mb1 = mb0 + j->group < j->mblocks ? mb0 + j->group : j->mblocks;
@@ -367,6 +368,7 @@ static void rows_amx_task(void *ctx, size_t t, int thread)
 {
     (void)thread;
     const rows_amx_job *j = ctx;
+    tf_amx_configure();
     size_t n0 = t * j->chunk, n1 = n0 + j->chunk < j->N ? n0 + j->chunk : j->N;
     float ct[3 * 256] __attribute__((aligned(64)));
     size_t n = n0;

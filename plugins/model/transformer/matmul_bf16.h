@@ -64,6 +64,10 @@ void tf_bf16_force_portable(int on);
 int tf_amx_request(void);
 
 /* ---- matmul_amx.c (compiled with the AMX flags; call only when available) */
+
+/* Loads the tile configuration the kernels below use; call it at the start
+ * of every task that runs them (another library may have changed it). */
+void tf_amx_configure(void);
 /* c[32][32] (rows ldc floats apart) = (load_c ? c : 0) + A[32 rows, kp] ·
  * B[kp, 32 cols] from packed operands: `a` at the block's first row (rows
  * a_stride bf16 apart), `b` at its first panel. */
