@@ -97,14 +97,19 @@ static void mm_task(void *ctx, size_t i, int thread)
                 (int)j->lda, B, (int)j->ldb, j->accumulate ? 1.0f : 0.0f, C, (int)j->ldc);
 }
 
+/* Few rows against a weight stored [N, K]: decode's bandwidth-bound
+ * product, for the weight-streaming kernel (tf_gemm_rows) in either
+ * precision. */
+static int rows_shape(int transA, int transB, size_t M, size_t ldb, size_t K)
+{
+    return !transA && transB && M <= 16 && ldb == K;
+}
+
 void tf_matmul(tf_pool *pool, float *C, size_t ldc, const float *A, size_t lda, int transA,
                const float *B, size_t ldb, int transB, size_t M, size_t N, size_t K,
                int accumulate)
 {
-    /* Few rows against a weight: decode's bandwidth-bound product, which
-     * keeps its own kernel (f32 or bf16 weights) in either precision. */
-    int decode_shape = !transA && transB && M <= 16 && ldb == K;
-    if (tf_pool_bf16(pool) && !decode_shape && K > 0)
+    if (tf_pool_bf16(pool) && !rows_shape(transA, transB, M, ldb, K) && K > 0)
         tf_matmul_bf16(pool, C, ldc, A, lda, transA, B, ldb, transB, M, N, K, accumulate);
     else
         tf_matmul_f32(pool, C, ldc, A, lda, transA, B, ldb, transB, M, N, K, accumulate);
@@ -120,7 +125,7 @@ void tf_matmul_f32(tf_pool *pool, float *C, size_t ldc, const float *A, size_t l
             for (size_t m = 0; m < M; m++) memset(C + m * ldc, 0, N * sizeof(float));
         return;
     }
-    if (!transA && transB && M <= 16 && ldb == K) {
+    if (rows_shape(transA, transB, M, ldb, K)) {
         tf_gemm_rows(pool, C, ldc, A, lda, B, M, N, K, accumulate);
         return;
     }
